@@ -1,0 +1,110 @@
+//! Bearer authentication for protected routes, with Simple JWT's
+//! `JWTAuthentication` answers for every way the header can be wrong.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use crate::db::users::{self, User};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tokens::{TokenType, UserClaim, ValidatedToken};
+
+/// The user a valid access token names, checked against the store.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub user: User,
+    pub token: ValidatedToken,
+}
+
+/// What the `Authorization` header holds, read as Simple JWT reads it: split
+/// on whitespace, the scheme case-sensitive.
+fn raw_token<'a>(header: Option<&'a [u8]>, schemes: &[String]) -> Result<&'a [u8], ApiError> {
+    let mut parts = header
+        .unwrap_or_default()
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|part| !part.is_empty());
+    let scheme = parts.next().ok_or(ApiError::NotAuthenticated)?;
+    if !schemes.iter().any(|s| s.as_bytes() == scheme) {
+        return Err(ApiError::NotAuthenticated);
+    }
+    match (parts.next(), parts.next()) {
+        (Some(token), None) => Ok(token),
+        _ => Err(ApiError::BadAuthorizationHeader),
+    }
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.as_bytes().to_vec());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
+            let raw = raw_token(header.as_deref(), &state.settings.jwt.auth_header_types)?;
+            let raw = std::str::from_utf8(raw)
+                .map_err(|_| ApiError::BearerTokenInvalid(crate::tokens::TokenError::Invalid))?;
+            let token = state
+                .tokens
+                .decode_as(raw, TokenType::Access)
+                .map_err(ApiError::BearerTokenInvalid)?;
+            let user_id = match state.tokens.user_claim(&token) {
+                UserClaim::Missing => return Err(ApiError::NoUserIdentification),
+                UserClaim::Unrecognized => return Err(ApiError::UserNotFound),
+                UserClaim::Id(id) => id,
+            };
+            let user = state
+                .db
+                .run(move |conn| users::find_by_id(conn, user_id).map_err(ApiError::from))
+                .await?
+                .ok_or(ApiError::UserNotFound)?;
+            if state.settings.jwt.check_user_is_active && !user.is_active {
+                return Err(ApiError::UserInactive);
+            }
+            Ok(Self { user, token })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(header: &str) -> Result<&[u8], ApiError> {
+        raw_token(Some(header.as_bytes()), &["Bearer".to_owned()])
+    }
+
+    #[test]
+    fn header_forms() {
+        assert!(matches!(read(""), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(
+            read("bearer abc"),
+            Err(ApiError::NotAuthenticated)
+        ));
+        assert!(matches!(read("Token abc"), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(read("abc"), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(
+            read("Bearer"),
+            Err(ApiError::BadAuthorizationHeader)
+        ));
+        assert!(matches!(
+            read("Bearer a b"),
+            Err(ApiError::BadAuthorizationHeader)
+        ));
+        assert_eq!(read("Bearer  abc").ok(), Some(&b"abc"[..]));
+        assert_eq!(read("Bearer\tabc").ok(), Some(&b"abc"[..]));
+        assert!(matches!(
+            raw_token(None, &["Bearer".to_owned()]),
+            Err(ApiError::NotAuthenticated)
+        ));
+    }
+}

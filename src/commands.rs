@@ -1,0 +1,171 @@
+//! What each CLI command does. They run synchronously against the database:
+//! no server, no async runtime, except `serve`.
+
+use std::io::{BufRead, IsTerminal};
+
+use chrono::Utc;
+
+use crate::db::{self, DbConnection, Pool, refresh_tokens, users};
+use crate::passwords::{Password, PasswordHasher};
+use crate::settings::Settings;
+use crate::startup::Application;
+
+/// Rows deleted per statement by `flush-expired`.
+const FLUSH_BATCH: i64 = 1000;
+
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let application = Application::build(settings).await?;
+        tracing::info!(port = application.port(), "latchkey is serving");
+        application.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn open(settings: &Settings) -> anyhow::Result<Pool> {
+    db::build_pool(
+        &settings.database_url(),
+        1,
+        std::time::Duration::from_secs(settings.database.connect_timeout_seconds),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))
+}
+
+/// Opens the database, migrated, for the user commands.
+fn connect(settings: &Settings) -> anyhow::Result<db::PooledConnection> {
+    let mut conn = open(settings)?.get()?;
+    db::run_migrations(&mut conn)?;
+    Ok(conn)
+}
+
+pub fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let applied = db::run_migrations(&mut *open(settings)?.get()?)?;
+    println!("applied {applied} migration(s)");
+    Ok(())
+}
+
+pub fn create_user(
+    settings: &Settings,
+    name: &str,
+    password_stdin: bool,
+    inactive: bool,
+) -> anyhow::Result<()> {
+    let name = checked_username(name)?;
+    let password = read_password(password_stdin, true)?;
+    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
+    let mut conn = connect(settings)?;
+    match users::create(&mut conn, name, &hash, !inactive, Utc::now().naive_utc()) {
+        Ok(user) => {
+            println!("created user {:?} (id {})", user.username, user.id);
+            Ok(())
+        }
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {
+            anyhow::bail!("user {name:?} already exists")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn set_password(settings: &Settings, name: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let password = read_password(password_stdin, true)?;
+    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
+    let mut conn = connect(settings)?;
+    require_user(users::set_password(&mut conn, name, &hash)?, name)?;
+    println!("password of {name:?} changed");
+    Ok(())
+}
+
+pub fn set_active(settings: &Settings, name: &str, active: bool) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    require_user(users::set_active(&mut conn, name, active)?, name)?;
+    println!(
+        "user {name:?} {}",
+        if active { "activated" } else { "deactivated" }
+    );
+    Ok(())
+}
+
+pub fn delete_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    require_user(users::delete(&mut conn, name)?, name)?;
+    println!("user {name:?} deleted");
+    Ok(())
+}
+
+pub fn list_users(settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    println!(
+        "{:>6}  {:<32}  {:<8}  {:<20}  last login",
+        "id", "username", "active", "joined"
+    );
+    for user in users::list(&mut conn)? {
+        println!(
+            "{:>6}  {:<32}  {:<8}  {:<20}  {}",
+            user.id,
+            user.username,
+            if user.is_active { "yes" } else { "no" },
+            user.date_joined.format("%Y-%m-%d %H:%M:%S"),
+            user.last_login
+                .map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "never".to_owned()),
+        );
+    }
+    Ok(())
+}
+
+pub fn flush_expired(settings: &Settings) -> anyhow::Result<()> {
+    let mut conn: db::PooledConnection = connect(settings)?;
+    let conn: &mut DbConnection = &mut conn;
+    let deleted = refresh_tokens::delete_expired(conn, Utc::now().naive_utc(), FLUSH_BATCH)?;
+    println!("deleted {deleted} expired refresh token(s)");
+    Ok(())
+}
+
+fn require_user(existed: bool, name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(existed, "no user named {name:?}");
+    Ok(())
+}
+
+/// Logins strip surrounding whitespace from the username (as Simple JWT
+/// does), so a name that has any could never log in.
+fn checked_username(name: &str) -> anyhow::Result<&str> {
+    anyhow::ensure!(
+        !name.trim().is_empty() && name.trim() == name && !name.contains('\0'),
+        "the username must be non-empty, without surrounding whitespace or NUL characters"
+    );
+    Ok(name)
+}
+
+/// Reads a password from one line of stdin, or prompts twice on a terminal.
+fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<Password> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        anyhow::ensure!(
+            std::io::stdin().is_terminal(),
+            "no terminal to prompt on: pipe the password in with --password-stdin"
+        );
+        let first = rpassword::prompt_password("Password: ")?;
+        if confirm {
+            let second = rpassword::prompt_password("Password (again): ")?;
+            anyhow::ensure!(first == second, "the passwords do not match");
+        }
+        first
+    };
+    anyhow::ensure!(!password.is_empty(), "the password is empty");
+    // Logins strip surrounding whitespace, as Simple JWT does.
+    anyhow::ensure!(
+        password.trim() == password,
+        "the password has leading or trailing whitespace, which logins strip; choose another"
+    );
+    anyhow::ensure!(
+        !password.contains('\0'),
+        "the password contains a NUL character"
+    );
+    Ok(Password::new(password))
+}

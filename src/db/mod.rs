@@ -1,0 +1,284 @@
+//! Storage: one diesel connection type over PostgreSQL and SQLite, the pool,
+//! migrations, and the async bridge that runs every query on the blocking pool.
+//! The table-specific queries live in [`users`] and [`refresh_tokens`].
+
+pub mod refresh_tokens;
+pub mod schema;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryResult};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// WAL lets readers proceed during a write; the busy timeout makes writers queue
+/// for the lock instead of failing; foreign keys are off by default in SQLite.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// A connection to whichever backend the database URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// The backend a database URL selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unsupported database URL scheme {0:?}: use postgres://, postgresql:// or sqlite:// (or a plain SQLite file path)"
+)]
+pub struct UnsupportedScheme(String);
+
+impl Backend {
+    /// Picks the backend from the URL's scheme; a URL without a scheme is a SQLite path.
+    pub fn from_url(url: &str) -> Result<Self, UnsupportedScheme> {
+        match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("postgres" | "postgresql") => Ok(Self::Postgres),
+            Some("sqlite") => Ok(Self::Sqlite),
+            Some(other) => Err(UnsupportedScheme(other.to_owned())),
+            None if url.starts_with("sqlite:")
+                || !url.contains(':')
+                || url.starts_with("file:") =>
+            {
+                Ok(Self::Sqlite)
+            }
+            None => Err(UnsupportedScheme(
+                url.split(':').next().unwrap_or_default().to_owned(),
+            )),
+        }
+    }
+}
+
+/// The path or URI SQLite itself understands for a `sqlite:` URL.
+fn sqlite_target(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Opens connections for the backend chosen once from the URL, so a bad URL is
+/// an error rather than a guess across backends.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: String,
+    backend: Backend,
+}
+
+impl ConnectionManager {
+    pub fn new(url: &str) -> Result<Self, UnsupportedScheme> {
+        Ok(Self {
+            url: url.to_owned(),
+            backend: Backend::from_url(url)?,
+        })
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            Backend::Sqlite => {
+                SqliteConnection::establish(sqlite_target(&self.url)).map(DbConnection::Sqlite)
+            }
+        }
+        .map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+#[derive(Debug)]
+struct ConnectionSetup;
+
+impl CustomizeConnection<DbConnection, r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        if let DbConnection::Sqlite(conn) = conn {
+            conn.batch_execute(SQLITE_PRAGMAS)
+                .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available: {0}")]
+    Unavailable(#[from] r2d2::PoolError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Builds the pool. For SQLite, creates the file's directory first so the
+/// embedded default works in an empty checkout.
+pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
+    let manager = ConnectionManager::new(url)?;
+    if manager.backend == Backend::Sqlite {
+        let target = sqlite_target(url);
+        let parent = Path::new(target)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = parent.filter(|_| !target.starts_with("file:")) {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(timeout)
+        .connection_customizer(Box::new(ConnectionSetup))
+        .build(manager)?;
+    Ok(pool)
+}
+
+/// Applies every pending migration of the connection's backend; returns how many ran.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    Ok(applied.len())
+}
+
+/// Runs `work` in one transaction that holds the write lock from its first
+/// statement. On SQLite that is `BEGIN IMMEDIATE`, so two writers queue on the
+/// busy timeout instead of one failing when it upgrades a read lock; PostgreSQL
+/// takes row locks as the statements run.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            if let Err(commit_error) = commit(conn) {
+                rollback(conn)?;
+                return Err(commit_error.into());
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            rollback(conn)?;
+            Err(error)
+        }
+    }
+}
+
+fn commit(conn: &mut DbConnection) -> QueryResult<()> {
+    <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
+}
+
+fn rollback(conn: &mut DbConnection) -> QueryResult<()> {
+    match <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+        // Already closed by a failed commit: nothing is left open.
+        Err(diesel::result::Error::NotInTransaction) => Ok(()),
+        other => other,
+    }
+}
+
+/// The handle routes use: runs storage code on the blocking pool with a pooled
+/// connection, keeping the caller's tracing span.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+}
+
+impl Database {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            span.in_scope(|| {
+                let mut conn = pool.get().map_err(DbError::from)?;
+                work(&mut conn)
+            })
+        })
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_scheme() {
+        assert_eq!(
+            Backend::from_url("postgres://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("sqlite://data/x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("data/x.sqlite3").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert!(Backend::from_url("mysql://h/db").is_err());
+        assert!(Backend::from_url("redis://h").is_err());
+        assert!(Backend::from_url("http:whatever").is_err());
+    }
+
+    #[test]
+    fn sqlite_target_strips_the_scheme() {
+        assert_eq!(sqlite_target("sqlite://data/x.db"), "data/x.db");
+        assert_eq!(sqlite_target("sqlite:///tmp/x.db"), "/tmp/x.db");
+        assert_eq!(sqlite_target("data/x.db"), "data/x.db");
+    }
+}

@@ -1,0 +1,295 @@
+//! The refresh-token allow-list. Rotation and blacklisting are each one
+//! conditional `UPDATE` whose row count decides the outcome, so of two requests
+//! presenting the same token at once exactly one wins.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{refresh_tokens, users};
+use super::{DbConnection, write_transaction};
+
+/// What is recorded of an issued refresh token: never the token text.
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewRefreshToken {
+    pub jti: String,
+    pub user_id: i64,
+    pub family_id: String,
+    pub parent_jti: Option<String>,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Why a presented refresh token cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Never issued here (or its user was deleted with it).
+    Unknown,
+    /// Rotated out or explicitly blacklisted.
+    Blacklisted,
+    /// The token is fine but its user is gone or inactive.
+    NoActiveUser,
+}
+
+/// A refresh token's state as the verify endpoint reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Usable,
+    Blacklisted,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("refresh token refused: {0:?}")]
+    Refused(Refusal),
+}
+
+/// A refresh request against the store: the presented token, what replaces
+/// it, and how its owner is checked.
+#[derive(Clone, Debug)]
+pub struct Refresh {
+    pub parent_jti: String,
+    /// The user the token's claims name, if they name one.
+    pub claimed_user: Option<i64>,
+    /// The rotated token to record; `None` when rotation is off.
+    pub child: Option<ChildToken>,
+    /// Consume the parent (rotation with Simple JWT's `BLACKLIST_AFTER_ROTATION`).
+    pub retire_parent: bool,
+    pub require_active_user: bool,
+    /// Record the parent first if this service never issued it (migration mode).
+    pub adopt: Option<Adoption>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChildToken {
+    pub jti: String,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// What is known of a validly signed token issued by the system latchkey replaces.
+#[derive(Clone, Debug)]
+pub struct Adoption {
+    pub user_id: i64,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn record(conn: &mut DbConnection, token: &NewRefreshToken) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn status(conn: &mut DbConnection, jti: &str) -> QueryResult<Option<Status>> {
+    let row: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)> = refresh_tokens::table
+        .find(jti)
+        .select((refresh_tokens::rotated_at, refresh_tokens::blacklisted_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(rotated, blacklisted)| {
+        if rotated.is_some() || blacklisted.is_some() {
+            Status::Blacklisted
+        } else {
+            Status::Usable
+        }
+    }))
+}
+
+/// Uses a refresh token: if and only if it is still usable and its owner
+/// passes, consumes it (when `retire_parent`) and records its child, in one
+/// transaction whose first write is the conditional `UPDATE` that claims it.
+pub fn refresh(
+    conn: &mut DbConnection,
+    request: &Refresh,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    write_transaction(conn, |conn| {
+        if let Some(adoption) = &request.adopt {
+            adopt_if_unknown(
+                conn,
+                &request.parent_jti,
+                adoption,
+                request.require_active_user,
+            )?;
+        }
+        let claimed = if request.retire_parent {
+            let replaced_by = request.child.as_ref().map(|child| child.jti.as_str());
+            diesel::update(usable(&request.parent_jti))
+                .set((
+                    refresh_tokens::rotated_at.eq(now),
+                    refresh_tokens::replaced_by.eq(replaced_by),
+                ))
+                .execute(conn)?
+        } else {
+            usable(&request.parent_jti)
+                .count()
+                .get_result::<i64>(conn)? as usize
+        };
+        if claimed != 1 {
+            return Err(refusal(conn, &request.parent_jti, request.claimed_user)?.into());
+        }
+        let (user_id, family_id): (i64, String) = refresh_tokens::table
+            .find(&request.parent_jti)
+            .select((refresh_tokens::user_id, refresh_tokens::family_id))
+            .first(conn)?;
+        check_owner(conn, user_id, request.require_active_user)?;
+        if let Some(child) = &request.child {
+            record(
+                conn,
+                &NewRefreshToken {
+                    jti: child.jti.clone(),
+                    user_id,
+                    family_id,
+                    parent_jti: Some(request.parent_jti.clone()),
+                    issued_at: child.issued_at,
+                    expires_at: child.expires_at,
+                },
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// Blacklists a usable token (logout). A token already rotated out or
+/// blacklisted is refused.
+pub fn blacklist(
+    conn: &mut DbConnection,
+    jti: &str,
+    adopt: Option<&Adoption>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    write_transaction(conn, |conn| {
+        if let Some(adoption) = adopt {
+            adopt_if_unknown(conn, jti, adoption, false)?;
+        }
+        let updated = diesel::update(usable(jti))
+            .set(refresh_tokens::blacklisted_at.eq(now))
+            .execute(conn)?;
+        if updated != 1 {
+            let refusal = status(conn, jti)?.map_or(Refusal::Unknown, |_| Refusal::Blacklisted);
+            return Err(refusal.into());
+        }
+        Ok(())
+    })
+}
+
+impl From<Refusal> for StoreError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+/// Records a validly signed token this service never issued (a Simple JWT
+/// token during a migration) as the root of a new family, if its user exists.
+fn adopt_if_unknown(
+    conn: &mut DbConnection,
+    jti: &str,
+    adoption: &Adoption,
+    require_active_user: bool,
+) -> Result<(), StoreError> {
+    if status(conn, jti)?.is_some() {
+        return Ok(());
+    }
+    check_owner(conn, adoption.user_id, require_active_user)?;
+    let token = NewRefreshToken {
+        jti: jti.to_owned(),
+        user_id: adoption.user_id,
+        family_id: uuid::Uuid::new_v4().simple().to_string(),
+        parent_jti: None,
+        issued_at: adoption.issued_at,
+        expires_at: adoption.expires_at,
+    };
+    // A concurrent adoption of the same token may have won: doing nothing is right.
+    match conn {
+        DbConnection::Postgres(conn) => diesel::insert_into(refresh_tokens::table)
+            .values(&token)
+            .on_conflict_do_nothing()
+            .execute(conn),
+        DbConnection::Sqlite(conn) => diesel::insert_into(refresh_tokens::table)
+            .values(&token)
+            .on_conflict_do_nothing()
+            .execute(conn),
+    }?;
+    Ok(())
+}
+
+/// Deletes expired tokens, `batch` rows per statement so no statement holds
+/// locks for long; returns how many were deleted.
+pub fn delete_expired(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    batch: i64,
+) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let expired: Vec<String> = refresh_tokens::table
+            .filter(refresh_tokens::expires_at.le(now))
+            .select(refresh_tokens::jti)
+            .limit(batch)
+            .load(conn)?;
+        let deleted =
+            diesel::delete(refresh_tokens::table.filter(refresh_tokens::jti.eq_any(&expired)))
+                .execute(conn)?;
+        total += deleted;
+        if (deleted as i64) < batch {
+            return Ok(total);
+        }
+    }
+}
+
+type UsableToken<'a> = diesel::dsl::Filter<
+    diesel::dsl::Find<refresh_tokens::table, &'a str>,
+    diesel::dsl::And<
+        diesel::dsl::IsNull<refresh_tokens::rotated_at>,
+        diesel::dsl::IsNull<refresh_tokens::blacklisted_at>,
+    >,
+>;
+
+fn usable(jti: &str) -> UsableToken<'_> {
+    refresh_tokens::table.find(jti).filter(
+        refresh_tokens::rotated_at
+            .is_null()
+            .and(refresh_tokens::blacklisted_at.is_null()),
+    )
+}
+
+/// Why a token that could not be claimed is refused. A token we never
+/// recorded whose user does not exist is reported as the missing user, the
+/// nearer cause (its rows went with the user).
+fn refusal(conn: &mut DbConnection, jti: &str, claimed_user: Option<i64>) -> QueryResult<Refusal> {
+    Ok(match status(conn, jti)? {
+        Some(_) => Refusal::Blacklisted,
+        None => {
+            let user_exists = match claimed_user {
+                Some(id) => super::users::find_by_id(conn, id)?.is_some(),
+                None => false,
+            };
+            if user_exists {
+                Refusal::Unknown
+            } else {
+                Refusal::NoActiveUser
+            }
+        }
+    })
+}
+
+fn check_owner(
+    conn: &mut DbConnection,
+    user_id: i64,
+    require_active: bool,
+) -> Result<(), StoreError> {
+    let active: Option<bool> = users::table
+        .find(user_id)
+        .select(users::is_active)
+        .first(conn)
+        .optional()?;
+    match active {
+        Some(true) => Ok(()),
+        Some(false) if !require_active => Ok(()),
+        _ => Err(Refusal::NoActiveUser.into()),
+    }
+}

@@ -1,0 +1,29 @@
+//! The diesel schema, written by hand in types both backends share.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password -> Text,
+        is_active -> Bool,
+        date_joined -> Timestamp,
+        last_login -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (jti) {
+        jti -> Text,
+        user_id -> BigInt,
+        family_id -> Text,
+        parent_jti -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+        replaced_by -> Nullable<Text>,
+        blacklisted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens);

@@ -1,0 +1,129 @@
+//! The users table: lookups return `QueryResult<Option<User>>`, so a database
+//! failure never reads as "no such user".
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::users;
+
+#[derive(Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password: String,
+    pub is_active: bool,
+    pub date_joined: NaiveDateTime,
+    pub last_login: Option<NaiveDateTime>,
+}
+
+// The password hash stays out of logs.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    username: &'a str,
+    password: &'a str,
+    is_active: bool,
+    date_joined: NaiveDateTime,
+}
+
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts a user; a taken username surfaces as diesel's `UniqueViolation`.
+pub fn create(
+    conn: &mut DbConnection,
+    username: &str,
+    password_hash: &str,
+    is_active: bool,
+    now: NaiveDateTime,
+) -> QueryResult<User> {
+    diesel::insert_into(users::table)
+        .values(NewUser {
+            username,
+            password: password_hash,
+            is_active,
+            date_joined: now,
+        })
+        .execute(conn)?;
+    find_by_username(conn, username)?.ok_or(diesel::result::Error::NotFound)
+}
+
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// Records a successful login; `upgraded_hash` replaces a hash made with an
+/// outdated iteration count. Returns whether the user still exists.
+pub fn record_login(
+    conn: &mut DbConnection,
+    id: i64,
+    last_login: Option<NaiveDateTime>,
+    upgraded_hash: Option<&str>,
+) -> QueryResult<bool> {
+    let target = users::table.find(id);
+    let updated = match (last_login, upgraded_hash) {
+        (Some(at), Some(hash)) => diesel::update(target)
+            .set((users::last_login.eq(at), users::password.eq(hash)))
+            .execute(conn)?,
+        (Some(at), None) => diesel::update(target)
+            .set(users::last_login.eq(at))
+            .execute(conn)?,
+        (None, Some(hash)) => diesel::update(target)
+            .set(users::password.eq(hash))
+            .execute(conn)?,
+        (None, None) => return Ok(true),
+    };
+    Ok(updated == 1)
+}
+
+/// Returns whether a user of that name existed.
+pub fn set_password(conn: &mut DbConnection, username: &str, hash: &str) -> QueryResult<bool> {
+    diesel::update(users::table.filter(users::username.eq(username)))
+        .set(users::password.eq(hash))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Returns whether a user of that name existed.
+pub fn set_active(conn: &mut DbConnection, username: &str, active: bool) -> QueryResult<bool> {
+    diesel::update(users::table.filter(users::username.eq(username)))
+        .set(users::is_active.eq(active))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Deletes the user and, through the foreign key, their refresh tokens.
+/// Returns whether a user of that name existed.
+pub fn delete(conn: &mut DbConnection, username: &str) -> QueryResult<bool> {
+    diesel::delete(users::table.filter(users::username.eq(username)))
+        .execute(conn)
+        .map(|n| n == 1)
+}

@@ -1,0 +1,181 @@
+//! Every error the API can answer with, and the one `ResponseError` impl that
+//! decides its status, body and headers. Bodies follow Simple JWT / Django REST
+//! framework word for word, because clients parse them.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+
+use crate::db::DbError;
+use crate::db::refresh_tokens::{Refusal, StoreError};
+use crate::tokens::TokenError;
+
+/// Field name and its messages, in the serializer's field order.
+pub type FieldErrors = Vec<(&'static str, Vec<&'static str>)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid fields")]
+    Fields(FieldErrors),
+    #[error("invalid data: {0:?}")]
+    NonField(Vec<String>),
+    #[error("JSON parse error - {0}")]
+    JsonParse(String),
+    #[error("Unsupported media type \"{0}\" in request.")]
+    UnsupportedMediaType(String),
+    #[error("Method \"{method}\" not allowed.")]
+    MethodNotAllowed { method: String, allow: &'static str },
+    #[error("Not found.")]
+    NotFound,
+    #[error("request body too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("No active account found with the given credentials")]
+    BadCredentials,
+    #[error("No active account found for the given token.")]
+    NoActiveAccountForToken,
+    /// A token refused by the token endpoints (refresh, verify, blacklist).
+    #[error("{0}")]
+    Token(TokenError),
+    /// Verify's blacklisted-token answer: a 400, as Simple JWT gives it.
+    #[error("Token is blacklisted")]
+    VerifyBlacklisted,
+    #[error("Authentication credentials were not provided.")]
+    NotAuthenticated,
+    #[error("Authorization header must contain two space-delimited values")]
+    BadAuthorizationHeader,
+    /// A Bearer token that no token class accepts.
+    #[error("Given token not valid for any token type")]
+    BearerTokenInvalid(TokenError),
+    #[error("Token contained no recognizable user identification")]
+    NoUserIdentification,
+    #[error("User not found")]
+    UserNotFound,
+    #[error("User is inactive")]
+    UserInactive,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(e) => Self::Unavailable(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Internal(format!("database error: {error}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Query(e) => e.into(),
+            StoreError::Refused(Refusal::Unknown) => Self::Token(TokenError::Invalid),
+            StoreError::Refused(Refusal::Blacklisted) => Self::Token(TokenError::Blacklisted),
+            StoreError::Refused(Refusal::NoActiveUser) => Self::NoActiveAccountForToken,
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        Self::Token(error)
+    }
+}
+
+fn detail(message: impl std::fmt::Display) -> Value {
+    json!({ "detail": message.to_string() })
+}
+
+fn detail_with_code(message: impl std::fmt::Display, code: &str) -> Value {
+    json!({ "detail": message.to_string(), "code": code })
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Fields(_) | Self::NonField(_) | Self::JsonParse(_) | Self::VerifyBlacklisted => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadCredentials
+            | Self::NoActiveAccountForToken
+            | Self::Token(_)
+            | Self::NotAuthenticated
+            | Self::BadAuthorizationHeader
+            | Self::BearerTokenInvalid(_)
+            | Self::NoUserIdentification
+            | Self::UserNotFound
+            | Self::UserInactive => StatusCode::UNAUTHORIZED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let body = match self {
+            Self::Fields(fields) => {
+                let map: Map<String, Value> = fields
+                    .iter()
+                    .map(|(field, messages)| ((*field).to_owned(), json!(messages)))
+                    .collect();
+                Value::Object(map)
+            }
+            Self::NonField(messages) => json!({ "non_field_errors": messages }),
+            Self::VerifyBlacklisted => json!({ "non_field_errors": [self.to_string()] }),
+            Self::Token(_) | Self::NoUserIdentification => {
+                detail_with_code(self, "token_not_valid")
+            }
+            Self::BadAuthorizationHeader => detail_with_code(self, "bad_authorization_header"),
+            Self::UserNotFound => detail_with_code(self, "user_not_found"),
+            Self::UserInactive => detail_with_code(self, "user_inactive"),
+            Self::BearerTokenInvalid(reason) => json!({
+                "detail": self.to_string(),
+                "code": "token_not_valid",
+                "messages": [{
+                    "token_class": "AccessToken",
+                    "token_type": "access",
+                    "message": reason.to_string(),
+                }],
+            }),
+            Self::PayloadTooLarge { limit } => detail(format!(
+                "Request body is larger than the limit of {limit} bytes."
+            )),
+            Self::Unavailable(reason) => {
+                tracing::warn!(%reason, "answering 503");
+                detail("Service temporarily unavailable, try again later.")
+            }
+            Self::Internal(reason) => {
+                tracing::error!(%reason, "answering 500");
+                detail("A server error occurred.")
+            }
+            _ => detail(self),
+        };
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="api""#),
+            ));
+        }
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        response.json(body)
+    }
+}

@@ -1,0 +1,19 @@
+//! latchkey: a JWT access/refresh token service that speaks Django REST
+//! framework Simple JWT's wire contract, on PostgreSQL or embedded SQLite.
+//!
+//! Layout: [`startup`] builds the app from [`settings`]; [`routes`] are thin
+//! HTTP handlers over [`tokens`] (claims, signing, validation), [`passwords`]
+//! (Django-compatible hashes) and [`db`] (users and the refresh-token
+//! allow-list); [`error`] turns every failure into its HTTP answer.
+
+pub mod auth;
+pub mod commands;
+pub mod db;
+pub mod error;
+pub mod passwords;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tokens;

@@ -1,0 +1,108 @@
+//! The `latchkey` command: parses the CLI and hands each command to
+//! `latchkey::commands`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use latchkey::settings::Settings;
+use latchkey::{commands, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A Simple JWT-compatible access/refresh token service"
+)]
+struct Cli {
+    /// Directory holding <environment>.toml overlays.
+    #[arg(
+        long,
+        env = "LATCHKEY_CONFIG_DIR",
+        default_value = "config",
+        global = true
+    )]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Delete expired refresh-token rows, in batches.
+    FlushExpired,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user; prompts for the password on a terminal.
+    Create {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Create the user inactive (unable to log in).
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Change a user's password.
+    SetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Stop a user from logging in or using their tokens.
+    Deactivate { name: String },
+    /// Let a deactivated user log in again.
+    Activate { name: String },
+    /// Delete a user and their refresh tokens.
+    Delete { name: String },
+    /// List users.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.config_dir) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("latchkey: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => commands::serve(settings),
+        Command::Migrate => commands::migrate(&settings),
+        Command::FlushExpired => commands::flush_expired(&settings),
+        Command::Users(command) => match command {
+            UsersCommand::Create {
+                name,
+                password_stdin,
+                inactive,
+            } => commands::create_user(&settings, &name, password_stdin, inactive),
+            UsersCommand::SetPassword {
+                name,
+                password_stdin,
+            } => commands::set_password(&settings, &name, password_stdin),
+            UsersCommand::Deactivate { name } => commands::set_active(&settings, &name, false),
+            UsersCommand::Activate { name } => commands::set_active(&settings, &name, true),
+            UsersCommand::Delete { name } => commands::delete_user(&settings, &name),
+            UsersCommand::List => commands::list_users(&settings),
+        },
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("latchkey: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

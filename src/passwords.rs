@@ -1,0 +1,248 @@
+//! Django-compatible password hashes: `pbkdf2_sha256$<iterations>$<salt>$<base64>`,
+//! so a Django user table can be imported as it is. PBKDF2 runs on aws-lc-rs
+//! (the fastest implementation measured here, see BENCHMARKS.md); salts come
+//! from ring's system random source. Every call here is CPU-bound for a
+//! noticeable time: call it from the blocking pool, never an async worker.
+
+use std::num::NonZeroU32;
+
+use aws_lc_rs::pbkdf2;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ring::rand::{SecureRandom, SystemRandom};
+
+const ALGORITHM: &str = "pbkdf2_sha256";
+const SALT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Django's salt length: 22 characters of a 62-letter alphabet, about 131 bits.
+const SALT_LENGTH: usize = 22;
+const HASH_LENGTH: usize = 32;
+
+/// A plaintext password. Its `Debug` prints nothing of it.
+pub struct Password(String);
+
+impl Password {
+    pub fn new(plaintext: String) -> Self {
+        Self(plaintext)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verification {
+    Mismatch,
+    Match,
+    /// Correct, but hashed with another iteration count: here is the rehash.
+    MatchNeedsUpgrade(String),
+}
+
+impl Verification {
+    pub fn is_match(&self) -> bool {
+        !matches!(self, Self::Mismatch)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PasswordHasher {
+    iterations: NonZeroU32,
+    /// Stands in for a missing user's hash so an unknown username costs the
+    /// same time as a wrong password.
+    dummy_hash: String,
+}
+
+impl PasswordHasher {
+    pub fn new(iterations: u32) -> Self {
+        let iterations = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
+        let dummy_hash = encode(iterations, "latchkeydummysalt00000", &[0; HASH_LENGTH]);
+        Self {
+            iterations,
+            dummy_hash,
+        }
+    }
+
+    pub fn iterations(&self) -> u32 {
+        self.iterations.get()
+    }
+
+    /// Hashes with a fresh random salt and the configured iteration count.
+    pub fn hash(&self, password: &Password) -> String {
+        let salt = random_salt();
+        let mut derived = [0u8; HASH_LENGTH];
+        pbkdf2::derive(
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            self.iterations,
+            salt.as_bytes(),
+            password.as_bytes(),
+            &mut derived,
+        );
+        encode(self.iterations, &salt, &derived)
+    }
+
+    /// Checks `password` against a stored hash in constant time. Hashes in
+    /// any other format (another algorithm, Django's unusable `!` marker)
+    /// never match, but still cost one hash.
+    pub fn verify(&self, password: &Password, stored: &str) -> Verification {
+        let Some((iterations, salt, expected)) = decode(stored) else {
+            self.burn(password);
+            return Verification::Mismatch;
+        };
+        let matches = pbkdf2::verify(
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            iterations,
+            salt.as_bytes(),
+            password.as_bytes(),
+            &expected,
+        )
+        .is_ok();
+        match (matches, iterations == self.iterations) {
+            (false, _) => Verification::Mismatch,
+            (true, true) => Verification::Match,
+            (true, false) => Verification::MatchNeedsUpgrade(self.hash(password)),
+        }
+    }
+
+    /// Spends one hash's time for a login whose user does not exist.
+    pub fn burn(&self, password: &Password) {
+        let _ = self.verify(password, &self.dummy_hash.clone());
+    }
+}
+
+fn encode(iterations: NonZeroU32, salt: &str, derived: &[u8]) -> String {
+    format!(
+        "{ALGORITHM}${iterations}${salt}${}",
+        STANDARD.encode(derived)
+    )
+}
+
+fn decode(stored: &str) -> Option<(NonZeroU32, &str, Vec<u8>)> {
+    let mut parts = stored.split('$');
+    let (algorithm, iterations, salt, hash) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if algorithm != ALGORITHM || parts.next().is_some() || salt.is_empty() {
+        return None;
+    }
+    let iterations = iterations.parse::<NonZeroU32>().ok()?;
+    let expected = STANDARD.decode(hash).ok()?;
+    (!expected.is_empty()).then_some((iterations, salt, expected))
+}
+
+fn random_salt() -> String {
+    let rng = SystemRandom::new();
+    let mut salt = String::with_capacity(SALT_LENGTH);
+    let mut byte = [0u8; 1];
+    while salt.len() < SALT_LENGTH {
+        rng.fill(&mut byte).expect("the system random source works");
+        // Rejection sampling keeps the alphabet uniform: 248 = 4 * 62.
+        if byte[0] < 248 {
+            salt.push(SALT_ALPHABET[usize::from(byte[0] % 62)] as char);
+        }
+    }
+    salt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(text: &str) -> Password {
+        Password::new(text.to_owned())
+    }
+
+    #[test]
+    fn verifies_hashes_computed_as_django_computes_them() {
+        // Both made with Python's hashlib.pbkdf2_hmac, which is what Django's
+        // PBKDF2PasswordHasher calls; the second uses Django 5.0's count and a
+        // non-ASCII password (UTF-8 encoded, as Django does).
+        let hasher = PasswordHasher::new(1000);
+        let stored = "pbkdf2_sha256$1000$seasalt$aZOLUDnbVq4qfmIhIFCkAqvDNHspRzj9l43SgVe7GOM=";
+        assert_eq!(
+            hasher.verify(&password("hunter2"), stored),
+            Verification::Match
+        );
+        assert_eq!(
+            hasher.verify(&password("hunter3"), stored),
+            Verification::Mismatch
+        );
+        let django_5_0 = "pbkdf2_sha256$870000$aB3dE6gH9jK2mN5pQ8sT1v$AR5GEpU9mxTRWNM8knnMZAXVySHBGwSJJQ5xiGVamMc=";
+        assert!(hasher.verify(&password("pässwörd"), django_5_0).is_match());
+    }
+
+    #[test]
+    fn new_hashes_use_djangos_format() {
+        let hasher = PasswordHasher::new(1000);
+        let stored = hasher.hash(&password("hunter2"));
+        assert!(stored.starts_with("pbkdf2_sha256$1000$"));
+        assert_eq!(stored.split('$').nth(2).map(str::len), Some(SALT_LENGTH));
+        assert_eq!(
+            hasher.verify(&password("hunter2"), &stored),
+            Verification::Match
+        );
+    }
+
+    #[test]
+    fn matches_the_rfc_7914_pbkdf2_sha256_vector() {
+        // RFC 7914 §11: PBKDF2-HMAC-SHA256("passwd", "salt", c=1, dkLen=64), first 32 bytes.
+        let expected = "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc";
+        let bytes: Vec<u8> = (0..expected.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&expected[i..i + 2], 16).expect("hex"))
+            .collect();
+        let stored = encode(NonZeroU32::MIN, "salt", &bytes);
+        let hasher = PasswordHasher::new(1);
+        assert_eq!(
+            hasher.verify(&password("passwd"), &stored),
+            Verification::Match
+        );
+    }
+
+    #[test]
+    fn another_iteration_count_matches_and_asks_for_an_upgrade() {
+        let old = PasswordHasher::new(500).hash(&password("s3cret"));
+        let current = PasswordHasher::new(1000);
+        match current.verify(&password("s3cret"), &old) {
+            Verification::MatchNeedsUpgrade(new_hash) => {
+                assert!(new_hash.starts_with("pbkdf2_sha256$1000$"));
+                assert_eq!(
+                    current.verify(&password("s3cret"), &new_hash),
+                    Verification::Match
+                );
+            }
+            other => panic!("expected an upgrade, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_formats_never_match() {
+        let hasher = PasswordHasher::new(10);
+        for stored in [
+            "",
+            "!unusable",
+            "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA",
+            "pbkdf2_sha256$0$salt$aGFzaA==",
+            "pbkdf2_sha256$abc$salt$aGFzaA==",
+            "pbkdf2_sha256$10$$aGFzaA==",
+            "pbkdf2_sha256$10$salt$not base64",
+            "pbkdf2_sha256$10$salt$aGFzaA==$extra",
+        ] {
+            assert_eq!(
+                hasher.verify(&password("x"), stored),
+                Verification::Mismatch,
+                "{stored}"
+            );
+        }
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        assert_eq!(format!("{:?}", password("hunter2")), "Password(<redacted>)");
+    }
+}

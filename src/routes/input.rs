@@ -1,0 +1,225 @@
+//! Request bodies as Django REST framework reads them: JSON or form-encoded,
+//! then string fields with DRF `CharField` rules (required, not null, not
+//! blank, surrounding whitespace stripped, numbers taken as their text).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, FieldErrors};
+
+const REQUIRED: &str = "This field is required.";
+const NULL: &str = "This field may not be null.";
+const BLANK: &str = "This field may not be blank.";
+const NOT_A_STRING: &str = "Not a valid string.";
+const NUL_CHARACTER: &str = "Null characters are not allowed.";
+
+/// The parsed body of a POST: a JSON object or the form's fields.
+#[derive(Debug, Default)]
+pub struct RequestFields(Map<String, Value>);
+
+/// The body size limit, set by the application from its settings.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+impl RequestFields {
+    /// Reads the named string fields in order; all errors are reported
+    /// together, keyed by field, as DRF does.
+    pub fn strings<const N: usize>(
+        &self,
+        names: [&'static str; N],
+    ) -> Result<[String; N], ApiError> {
+        let mut errors: FieldErrors = Vec::new();
+        let mut values: [String; N] = std::array::from_fn(|_| String::new());
+        for (slot, name) in values.iter_mut().zip(names) {
+            match char_field(self.0.get(name)) {
+                Ok(value) => *slot = value,
+                Err(message) => errors.push((name, vec![message])),
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(ApiError::Fields(errors))
+        }
+    }
+}
+
+fn char_field(value: Option<&Value>) -> Result<String, &'static str> {
+    let text = match value {
+        None => return Err(REQUIRED),
+        Some(Value::Null) => return Err(NULL),
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        Some(Value::Bool(_) | Value::Array(_) | Value::Object(_)) => return Err(NOT_A_STRING),
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(BLANK);
+    }
+    if trimmed.contains('\0') {
+        return Err(NUL_CHARACTER);
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Python's name for a JSON value's type, as DRF's message uses it.
+fn python_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+fn parse(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    // DRF treats an empty body as no data, whatever its content type.
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/json" => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(Value::Null) => Err(ApiError::NonField(vec![NULL.to_owned()])),
+            Ok(other) => Err(ApiError::NonField(vec![format!(
+                "Invalid data. Expected a dictionary, but got {}.",
+                python_type_name(&other)
+            )])),
+            Err(error) => Err(ApiError::JsonParse(error.to_string())),
+        },
+        "application/x-www-form-urlencoded" => {
+            // A repeated key keeps its last value, as Django's QueryDict does.
+            Ok(form_urlencoded::parse(body)
+                .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
+                .collect())
+        }
+        _ => Err(ApiError::UnsupportedMediaType(content_type.to_owned())),
+    }
+}
+
+impl FromRequest for RequestFields {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<BodyLimit>().map_or(16 * 1024, |l| l.0);
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let declared_length = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|length| length > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::JsonParse("could not read the request body".to_owned())
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&content_type, &body).map(RequestFields)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(json: &str) -> RequestFields {
+        RequestFields(parse("application/json", json.as_bytes()).expect("parses"))
+    }
+
+    #[test]
+    fn char_field_rules() {
+        assert_eq!(char_field(None), Err(REQUIRED));
+        assert_eq!(char_field(Some(&Value::Null)), Err(NULL));
+        assert_eq!(char_field(Some(&Value::from("  \t"))), Err(BLANK));
+        assert_eq!(char_field(Some(&Value::from(true))), Err(NOT_A_STRING));
+        assert_eq!(char_field(Some(&serde_json::json!([1]))), Err(NOT_A_STRING));
+        assert_eq!(
+            char_field(Some(&serde_json::json!({"a": 1}))),
+            Err(NOT_A_STRING)
+        );
+        assert_eq!(char_field(Some(&Value::from(12))), Ok("12".to_owned()));
+        assert_eq!(
+            char_field(Some(&Value::from("  pw  "))),
+            Ok("pw".to_owned())
+        );
+        assert_eq!(char_field(Some(&Value::from("a\0b"))), Err(NUL_CHARACTER));
+    }
+
+    #[test]
+    fn errors_are_reported_per_field_in_order() {
+        match fields("{}").strings(["username", "password"]) {
+            Err(ApiError::Fields(errors)) => assert_eq!(
+                errors,
+                vec![("username", vec![REQUIRED]), ("password", vec![REQUIRED])]
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_objects_name_their_python_type() {
+        for (body, name) in [
+            ("[]", "list"),
+            ("\"x\"", "str"),
+            ("1", "int"),
+            ("true", "bool"),
+            ("1.5", "float"),
+        ] {
+            match parse("application/json", body.as_bytes()) {
+                Err(ApiError::NonField(messages)) => assert_eq!(
+                    messages,
+                    vec![format!(
+                        "Invalid data. Expected a dictionary, but got {name}."
+                    )]
+                ),
+                other => panic!("unexpected {other:?} for {body}"),
+            }
+        }
+    }
+
+    #[test]
+    fn forms_keep_the_last_value_and_other_types_are_refused() {
+        let map = parse(
+            "application/x-www-form-urlencoded; charset=utf-8",
+            b"a=1&a=2&b=%20x",
+        )
+        .expect("form");
+        assert_eq!(map["a"], "2");
+        assert_eq!(map["b"], " x");
+        assert!(matches!(
+            parse("text/plain", b"x"),
+            Err(ApiError::UnsupportedMediaType(t)) if t == "text/plain"
+        ));
+        assert!(parse("text/plain", b"").expect("empty body").is_empty());
+    }
+}

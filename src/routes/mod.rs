@@ -1,0 +1,104 @@
+//! HTTP routes, one file per endpoint. Routes parse, call the domain and shape
+//! the response; errors become responses in `crate::error`.
+
+mod health;
+pub mod input;
+mod me;
+mod token_blacklist;
+mod token_obtain;
+mod token_refresh;
+mod token_verify;
+
+use actix_web::http::Method;
+use actix_web::http::header::{ALLOW, CACHE_CONTROL, PRAGMA};
+use actix_web::{HttpRequest, HttpResponse, middleware, web};
+use serde_json::json;
+
+use crate::error::ApiError;
+
+const POST_ONLY: &str = "POST, OPTIONS";
+const GET_ONLY: &str = "GET, HEAD, OPTIONS";
+
+/// Registers every route. Each endpoint answers with and without its
+/// trailing slash, 405 for other methods and its description for OPTIONS.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            web::scope("/api")
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add((CACHE_CONTROL, "no-store"))
+                        .add((PRAGMA, "no-cache")),
+                )
+                .service(post_endpoint(
+                    "/token",
+                    "Token Obtain Pair",
+                    token_obtain::obtain,
+                ))
+                .service(post_endpoint(
+                    "/token/refresh",
+                    "Token Refresh",
+                    token_refresh::refresh,
+                ))
+                .service(post_endpoint(
+                    "/token/verify",
+                    "Token Verify",
+                    token_verify::verify,
+                ))
+                .service(post_endpoint(
+                    "/token/blacklist",
+                    "Token Blacklist",
+                    token_blacklist::blacklist,
+                ))
+                .service(
+                    web::resource(["/me/", "/me"])
+                        .route(web::get().to(me::me))
+                        .route(web::head().to(me::me))
+                        .route(
+                            web::method(Method::OPTIONS).to(|| async { options("Me", GET_ONLY) }),
+                        )
+                        .default_service(web::to(|req: HttpRequest| async move {
+                            not_allowed(&req, GET_ONLY)
+                        })),
+                ),
+        );
+}
+
+fn post_endpoint<F, Args>(path: &str, name: &'static str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource([format!("{path}/"), path.to_owned()])
+        .route(web::post().to(handler))
+        .route(web::method(Method::OPTIONS).to(move || async move { options(name, POST_ONLY) }))
+        .default_service(web::to(|req: HttpRequest| async move {
+            not_allowed(&req, POST_ONLY)
+        }))
+}
+
+fn not_allowed(req: &HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        allow,
+    })
+}
+
+/// DRF's OPTIONS answer: what the view is and what it accepts.
+fn options(name: &str, allow: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((ALLOW, allow))
+        .json(json!({
+            "name": name,
+            "renders": ["application/json"],
+            "parses": ["application/json", "application/x-www-form-urlencoded"],
+        }))
+}
+
+/// Answers every unknown path with DRF's JSON 404.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

@@ -1,0 +1,83 @@
+//! `POST /api/token/`: username and password for a refresh and an access token.
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use serde_json::json;
+
+use crate::db::refresh_tokens::{self, NewRefreshToken};
+use crate::db::{users, write_transaction};
+use crate::error::ApiError;
+use crate::passwords::{Password, Verification};
+use crate::routes::input::RequestFields;
+use crate::state::AppState;
+
+#[tracing::instrument(name = "obtain", skip_all, fields(user_id = tracing::field::Empty))]
+pub async fn obtain(
+    state: web::Data<AppState>,
+    fields: RequestFields,
+) -> Result<HttpResponse, ApiError> {
+    let [username, password] = fields.strings(["username", "password"])?;
+    let user = state
+        .db
+        .run(move |conn| users::find_by_username(conn, &username).map_err(ApiError::from))
+        .await?;
+
+    // The hash runs whether or not the user exists, so timing does not tell.
+    let hasher = state.hasher.clone();
+    let stored_hash = user.as_ref().map(|u| u.password.clone());
+    let verification = web::block(move || {
+        let password = Password::new(password);
+        match stored_hash {
+            Some(stored) => hasher.verify(&password, &stored),
+            None => {
+                hasher.burn(&password);
+                Verification::Mismatch
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+
+    // Django's ModelBackend refuses inactive users whatever CHECK_USER_IS_ACTIVE says.
+    let user = match user {
+        Some(user) if verification.is_match() && user.is_active => user,
+        _ => return Err(ApiError::BadCredentials),
+    };
+    tracing::Span::current().record("user_id", user.id);
+
+    let now = Utc::now();
+    let (refresh, access) = state.tokens.issue_pair(user.id, now);
+    let record = NewRefreshToken {
+        jti: refresh.jti.clone(),
+        user_id: user.id,
+        family_id: uuid::Uuid::new_v4().simple().to_string(),
+        parent_jti: None,
+        issued_at: refresh.issued_at,
+        expires_at: refresh.expires_at,
+    };
+    let last_login = state
+        .settings
+        .jwt
+        .update_last_login
+        .then(|| now.naive_utc());
+    let upgraded_hash = match verification {
+        Verification::MatchNeedsUpgrade(hash) => Some(hash),
+        _ => None,
+    };
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                if !users::record_login(conn, user_id, last_login, upgraded_hash.as_deref())? {
+                    // Deleted between the password check and now.
+                    return Err(ApiError::BadCredentials);
+                }
+                refresh_tokens::record(conn, &record)?;
+                Ok(())
+            })
+        })
+        .await?;
+
+    Ok(HttpResponse::Ok().json(json!({ "refresh": refresh.token, "access": access.token })))
+}

@@ -1,0 +1,36 @@
+//! `POST /api/token/verify/`: is this token (of any type) valid? Access tokens
+//! are checked without touching the database; refresh tokens are also looked
+//! up in the allow-list.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::db::refresh_tokens::{self, Status};
+use crate::error::ApiError;
+use crate::routes::input::RequestFields;
+use crate::state::AppState;
+use crate::tokens::{TokenError, TokenType};
+
+#[tracing::instrument(name = "verify", skip_all)]
+pub async fn verify(
+    state: web::Data<AppState>,
+    fields: RequestFields,
+) -> Result<HttpResponse, ApiError> {
+    let [raw] = fields.strings(["token"])?;
+    let token = state.tokens.decode(&raw)?;
+    if token.token_type.as_deref() == Some(TokenType::Refresh.as_str()) {
+        let jti = token.jti.clone();
+        let status = state
+            .db
+            .run(move |conn| refresh_tokens::status(conn, &jti).map_err(ApiError::from))
+            .await?;
+        match status {
+            Some(Status::Usable) => {}
+            Some(Status::Blacklisted) => return Err(ApiError::VerifyBlacklisted),
+            // A token we would adopt on first use verifies; any other stranger does not.
+            None if state.settings.jwt.adopt_unknown_refresh_tokens => {}
+            None => return Err(TokenError::Invalid.into()),
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({})))
+}

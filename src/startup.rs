@@ -1,0 +1,111 @@
+//! Builds the application from settings: pool, migrations, keys, state, and
+//! an HTTP server bound to its own listener, so tests can bind port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::db::{self, Database};
+use crate::passwords::PasswordHasher;
+use crate::routes::{self, input::BodyLimit};
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::tokens::{self, KeySet, TokenService};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = build_state(settings)?;
+        let listener = TcpListener::bind(&state.settings.server.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the database (migrating it if configured) and loads the keys.
+pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let database_url = settings.database_url();
+    let pool = db::build_pool(
+        &database_url,
+        settings.database.pool_size,
+        Duration::from_secs(settings.database.connect_timeout_seconds),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    if settings.database.migrate_on_start {
+        let applied = db::run_migrations(&mut *pool.get()?)?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+    }
+    let keys = load_keys(&settings)?;
+    Ok(AppState {
+        tokens: Arc::new(TokenService::new(&settings.jwt, keys)),
+        hasher: PasswordHasher::new(settings.passwords.iterations),
+        db: Database::new(pool),
+        settings: Arc::new(settings),
+    })
+}
+
+fn load_keys(settings: &Settings) -> anyhow::Result<KeySet> {
+    let algorithm = tokens::parse_algorithm(&settings.jwt.algorithm)
+        .ok_or_else(|| anyhow::anyhow!("unsupported jwt.algorithm {:?}", settings.jwt.algorithm))?;
+    let kid = (!settings.jwt.key_id.is_empty()).then(|| settings.jwt.key_id.clone());
+    let secret = if settings.jwt.signing_key.is_empty() {
+        let path = settings.data_dir.join("signing_key");
+        tracing::warn!(
+            path = %path.display(),
+            "DEVELOPMENT SETUP: signing tokens with a generated secret kept on local disk; \
+             set LATCHKEY_JWT__SIGNING_KEY and LATCHKEY_DATABASE__URL for any real deployment"
+        );
+        tokens::keys::load_or_create_dev_secret(&path)?
+    } else {
+        settings.jwt.signing_key.as_bytes().to_vec()
+    };
+    KeySet::hmac(&secret, algorithm, kid)
+}
+
+fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let body_limit = BodyLimit(state.settings.server.max_body_bytes);
+    let workers = state.settings.server.workers;
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(data.clone())
+            .app_data(body_limit)
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,17 @@
+//! `AppState`: the one place shared things live, built once per application
+//! so tests can run several apps with different settings side by side.
+
+use std::sync::Arc;
+
+use crate::db::Database;
+use crate::passwords::PasswordHasher;
+use crate::settings::Settings;
+use crate::tokens::TokenService;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Database,
+    pub tokens: Arc<TokenService>,
+    pub hasher: PasswordHasher,
+}
