@@ -16,7 +16,7 @@ const FLUSH_BATCH: i64 = 1000;
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let application = Application::build(settings).await?;
-        tracing::info!(port = application.port(), "latchkey is serving");
+        tracing::info!("latchkey is serving on port {}", application.port());
         application.run_until_stopped().await?;
         Ok(())
     })

@@ -1,0 +1,188 @@
+//! The `latchkey` command, run as a user would run it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{TestDatabase, spawn_app};
+
+fn latchkey(database_url: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .env("LATCHKEY_DATABASE__URL", database_url)
+        .env("LATCHKEY_PASSWORDS__ITERATIONS", "1000")
+        .env("LATCHKEY_LOG__FILTER", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("latchkey runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("latchkey exits")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn users_are_managed_from_the_command_line() {
+    let app = spawn_app().await;
+    let url = app.database_url();
+
+    let created = latchkey(
+        &url,
+        &["users", "create", "carol", "--password-stdin"],
+        "s3cret pass\n",
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert_eq!(app.obtain("carol", "s3cret pass").await.status(), 200);
+
+    let duplicate = latchkey(
+        &url,
+        &["users", "create", "carol", "--password-stdin"],
+        "other\n",
+    );
+    assert_eq!(duplicate.status.code(), Some(1));
+    assert!(
+        text(&duplicate.stderr).contains("already exists"),
+        "{}",
+        text(&duplicate.stderr)
+    );
+
+    let changed = latchkey(
+        &url,
+        &["users", "set-password", "carol", "--password-stdin"],
+        "n3w pass\n",
+    );
+    assert!(changed.status.success(), "{}", text(&changed.stderr));
+    assert_eq!(app.obtain("carol", "s3cret pass").await.status(), 401);
+    assert_eq!(app.obtain("carol", "n3w pass").await.status(), 200);
+
+    assert!(
+        latchkey(&url, &["users", "deactivate", "carol"], "")
+            .status
+            .success()
+    );
+    assert_eq!(app.obtain("carol", "n3w pass").await.status(), 401);
+    assert!(
+        latchkey(&url, &["users", "activate", "carol"], "")
+            .status
+            .success()
+    );
+    assert_eq!(app.obtain("carol", "n3w pass").await.status(), 200);
+
+    let listed = latchkey(&url, &["users", "list"], "");
+    assert!(
+        text(&listed.stdout).contains("carol"),
+        "{}",
+        text(&listed.stdout)
+    );
+
+    let flushed = latchkey(&url, &["flush-expired"], "");
+    assert!(
+        text(&flushed.stdout).contains("deleted 0 expired"),
+        "{}",
+        text(&flushed.stdout)
+    );
+
+    assert!(
+        latchkey(&url, &["users", "delete", "carol"], "")
+            .status
+            .success()
+    );
+    assert_eq!(app.obtain("carol", "n3w pass").await.status(), 401);
+
+    for args in [
+        &["users", "delete", "carol"][..],
+        &["users", "deactivate", "nobody"][..],
+        &["users", "set-password", "nobody", "--password-stdin"][..],
+    ] {
+        let missing = latchkey(&url, args, "pw\n");
+        assert_eq!(missing.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&missing.stderr).contains("no user named"),
+            "{}",
+            text(&missing.stderr)
+        );
+    }
+}
+
+#[test]
+fn passwords_that_could_never_log_in_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = TestDatabase::create(dir.path());
+    for password in ["\n", " padded \n"] {
+        let output = latchkey(
+            &database.url,
+            &["users", "create", "dave", "--password-stdin"],
+            password,
+        );
+        assert_eq!(output.status.code(), Some(1), "{password:?}");
+    }
+    let no_terminal = latchkey(&database.url, &["users", "create", "dave"], "");
+    assert!(
+        text(&no_terminal.stderr).contains("--password-stdin"),
+        "{}",
+        text(&no_terminal.stderr)
+    );
+}
+
+#[test]
+fn unusable_settings_are_refused_with_the_fix() {
+    let output = latchkey("mysql://localhost/db", &["migrate"], "");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("unsupported database URL scheme"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .env("LATCHKEY_ENVIRONMENT", "production")
+        .env("LATCHKEY_DATABASE__URL", "postgres://127.0.0.1/none")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("LATCHKEY_JWT__SIGNING_KEY"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn with_no_configuration_it_serves_a_development_setup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .current_dir(dir.path())
+        .env("LATCHKEY_SERVER__BIND", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("latchkey runs");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut log = String::new();
+    let port = loop {
+        assert!(Instant::now() < deadline, "no startup line in:\n{log}");
+        let line = lines.next().expect("a log line").expect("utf-8");
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(port) = line.split("serving on port ").nth(1) {
+            break port.trim().to_owned();
+        }
+    };
+
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health.expect("answers").status(), 200);
+    assert!(log.contains("DEVELOPMENT SETUP"), "{log}");
+    assert!(dir.path().join("data/latchkey.sqlite3").exists());
+    assert!(dir.path().join("data/signing_key").exists());
+}

@@ -1,0 +1,13 @@
+//! latchkey's integration tests: each starts the real server on port 0 with
+//! its own database and speaks HTTP to it. SQLite by default; set
+//! `TEST_DATABASE_URL=postgres://...` to run the same tests on PostgreSQL.
+
+mod bearer;
+mod blacklist;
+mod cli;
+mod health;
+mod helpers;
+mod obtain;
+mod refresh;
+mod requests;
+mod verify;
