@@ -8,15 +8,18 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use crate::db::users::{self, User};
+use std::sync::Arc;
+
+use crate::db::users;
+use crate::directory::DirectoryUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::{TokenType, UserClaim, ValidatedToken};
 
-/// The user a valid access token names, checked against the store.
+/// The user a valid access token names, checked against the user directory.
 #[derive(Debug)]
 pub struct Authenticated {
-    pub user: User,
+    pub user: Arc<DirectoryUser>,
     pub token: ValidatedToken,
 }
 
@@ -62,11 +65,20 @@ impl FromRequest for Authenticated {
                 UserClaim::Unrecognized => return Err(ApiError::UserNotFound),
                 UserClaim::Id(id) => id,
             };
-            let user = state
-                .db
-                .run(move |conn| users::find_by_id(conn, user_id).map_err(ApiError::from))
-                .await?
-                .ok_or(ApiError::UserNotFound)?;
+            let user = match state.directory.get(user_id) {
+                Some(user) => user,
+                None => {
+                    let seen = state.directory.epoch();
+                    let user = state
+                        .db
+                        .run(move |conn| users::find_by_id(conn, user_id).map_err(ApiError::from))
+                        .await?
+                        .map(|user| Arc::new(DirectoryUser::from(user)))
+                        .ok_or(ApiError::UserNotFound)?;
+                    state.directory.insert(user.clone(), seen);
+                    user
+                }
+            };
             if state.settings.jwt.check_user_is_active && !user.is_active {
                 return Err(ApiError::UserInactive);
             }

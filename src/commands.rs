@@ -73,14 +73,14 @@ pub fn set_password(settings: &Settings, name: &str, password_stdin: bool) -> an
     let password = read_password(password_stdin, true)?;
     let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
     let mut conn = connect(settings)?;
-    require_user(users::set_password(&mut conn, name, &hash)?, name)?;
+    require_user(users::set_password(&mut conn, name, &hash)?, name, settings)?;
     println!("password of {name:?} changed");
     Ok(())
 }
 
 pub fn set_active(settings: &Settings, name: &str, active: bool) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
-    require_user(users::set_active(&mut conn, name, active)?, name)?;
+    require_user(users::set_active(&mut conn, name, active)?, name, settings)?;
     println!(
         "user {name:?} {}",
         if active { "activated" } else { "deactivated" }
@@ -90,7 +90,7 @@ pub fn set_active(settings: &Settings, name: &str, active: bool) -> anyhow::Resu
 
 pub fn delete_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
-    require_user(users::delete(&mut conn, name)?, name)?;
+    require_user(users::delete(&mut conn, name)?, name, settings)?;
     println!("user {name:?} deleted");
     Ok(())
 }
@@ -119,13 +119,19 @@ pub fn list_users(settings: &Settings) -> anyhow::Result<()> {
 pub fn flush_expired(settings: &Settings) -> anyhow::Result<()> {
     let mut conn: db::PooledConnection = connect(settings)?;
     let conn: &mut DbConnection = &mut conn;
-    let deleted = refresh_tokens::delete_expired(conn, Utc::now().naive_utc(), FLUSH_BATCH)?;
-    println!("deleted {deleted} expired refresh token(s)");
+    let now = Utc::now().naive_utc();
+    let deleted = refresh_tokens::delete_expired(conn, now, FLUSH_BATCH)?;
+    // Every instance reads the feed within a fraction of a second; a day is ample.
+    let events = db::events::delete_older_than(conn, now - chrono::Duration::days(1))?;
+    println!("deleted {deleted} expired refresh token(s) and {events} old change event(s)");
     Ok(())
 }
 
-fn require_user(existed: bool, name: &str) -> anyhow::Result<()> {
+/// Checks the user existed, then waits until every running instance has read
+/// the change from the feed, so that when the command returns it is in force.
+fn require_user(existed: bool, name: &str, settings: &Settings) -> anyhow::Result<()> {
     anyhow::ensure!(existed, "no user named {name:?}");
+    std::thread::sleep(settings.cache.sync_interval() * 2);
     Ok(())
 }
 

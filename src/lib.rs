@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod commands;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod passwords;
 pub mod routes;

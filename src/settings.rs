@@ -20,6 +20,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub jwt: JwtSettings,
+    pub cache: CacheSettings,
     pub passwords: PasswordSettings,
     pub log: LogSettings,
 }
@@ -88,6 +89,18 @@ impl std::fmt::Debug for JwtSettings {
                 &self.refresh_token_lifetime_seconds,
             )
             .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CacheSettings {
+    pub sync_interval_ms: u64,
+    pub users_capacity: usize,
+}
+
+impl CacheSettings {
+    pub fn sync_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.sync_interval_ms)
     }
 }
 
@@ -208,6 +221,11 @@ impl Settings {
             return invalid(
                 "jwt.user_id_claim, jwt.token_type_claim and jwt.jti_claim must be distinct, non-empty names"
                     .to_owned(),
+            );
+        }
+        if !(10..=60_000).contains(&self.cache.sync_interval_ms) {
+            return invalid(
+                "cache.sync_interval_ms must be between 10 and 60000 milliseconds".to_owned(),
             );
         }
         if self.passwords.iterations == 0 {

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::db::{self, Database};
+use crate::directory::{self, UserDirectory};
 use crate::passwords::PasswordHasher;
 use crate::routes::{self, input::BodyLimit};
 use crate::settings::Settings;
@@ -25,6 +26,13 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let state = build_state(settings)?;
+        let feed_position = db::events::latest_id(&mut *state.db.pool().get()?)?;
+        directory::spawn_sync(
+            state.db.pool().clone(),
+            state.directory.clone(),
+            feed_position,
+            state.settings.cache.sync_interval(),
+        );
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -69,6 +77,7 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         tokens: Arc::new(TokenService::new(&settings.jwt, keys)),
         hasher: PasswordHasher::new(settings.passwords.iterations),
         db: Database::new(pool),
+        directory: Arc::new(UserDirectory::new(settings.cache.users_capacity)),
         settings: Arc::new(settings),
     })
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::db::Database;
+use crate::directory::UserDirectory;
 use crate::passwords::PasswordHasher;
 use crate::settings::Settings;
 use crate::tokens::TokenService;
@@ -14,4 +15,5 @@ pub struct AppState {
     pub db: Database,
     pub tokens: Arc<TokenService>,
     pub hasher: PasswordHasher,
+    pub directory: Arc<UserDirectory>,
 }

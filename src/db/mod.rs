@@ -2,6 +2,7 @@
 //! migrations, and the async bridge that runs every query on the blocking pool.
 //! The table-specific queries live in [`users`] and [`refresh_tokens`].
 
+pub mod events;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod users;
@@ -153,6 +154,9 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Poo
     let pool = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
+        // A ping before every checkout would add a round trip to each request;
+        // broken connections are caught by `has_broken` instead.
+        .test_on_check_out(false)
         .connection_timeout(timeout)
         .connection_customizer(Box::new(ConnectionSetup))
         .build(manager)?;

@@ -4,8 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConnection;
+use super::events::{self, Event};
 use super::schema::users;
+use super::{DbConnection, write_transaction};
 
 #[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -106,24 +107,52 @@ pub fn record_login(
 
 /// Returns whether a user of that name existed.
 pub fn set_password(conn: &mut DbConnection, username: &str, hash: &str) -> QueryResult<bool> {
-    diesel::update(users::table.filter(users::username.eq(username)))
-        .set(users::password.eq(hash))
-        .execute(conn)
-        .map(|n| n == 1)
+    change_user(conn, username, |conn, id| {
+        diesel::update(users::table.find(id))
+            .set(users::password.eq(hash))
+            .execute(conn)
+            .map(drop)
+    })
 }
 
 /// Returns whether a user of that name existed.
 pub fn set_active(conn: &mut DbConnection, username: &str, active: bool) -> QueryResult<bool> {
-    diesel::update(users::table.filter(users::username.eq(username)))
-        .set(users::is_active.eq(active))
-        .execute(conn)
-        .map(|n| n == 1)
+    change_user(conn, username, |conn, id| {
+        diesel::update(users::table.find(id))
+            .set(users::is_active.eq(active))
+            .execute(conn)
+            .map(drop)
+    })
 }
 
 /// Deletes the user and, through the foreign key, their refresh tokens.
 /// Returns whether a user of that name existed.
 pub fn delete(conn: &mut DbConnection, username: &str) -> QueryResult<bool> {
-    diesel::delete(users::table.filter(users::username.eq(username)))
-        .execute(conn)
-        .map(|n| n == 1)
+    change_user(conn, username, |conn, id| {
+        diesel::delete(users::table.find(id))
+            .execute(conn)
+            .map(drop)
+    })
+}
+
+/// Applies `change` to the named user and publishes the change, so running
+/// instances drop what they cached of the user; one transaction.
+fn change_user(
+    conn: &mut DbConnection,
+    username: &str,
+    change: impl FnOnce(&mut DbConnection, i64) -> QueryResult<()>,
+) -> QueryResult<bool> {
+    write_transaction(conn, |conn| {
+        let id: Option<i64> = users::table
+            .filter(users::username.eq(username))
+            .select(users::id)
+            .first(conn)
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        change(conn, id)?;
+        events::publish(conn, Event::UserChanged(id), chrono::Utc::now().naive_utc())?;
+        Ok(true)
+    })
 }

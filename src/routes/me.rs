@@ -11,6 +11,5 @@ pub async fn me(auth: Authenticated) -> HttpResponse {
         "id": user.id,
         "username": user.username,
         "date_joined": user.date_joined.and_utc().to_rfc3339(),
-        "last_login": user.last_login.map(|at| at.and_utc().to_rfc3339()),
     }))
 }

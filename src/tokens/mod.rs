@@ -112,12 +112,14 @@ pub struct TokenService {
     user_id_claim: String,
     token_type_claim: String,
     jti_claim: String,
+    /// Built once per algorithm: building one per token showed up in profiles.
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 impl TokenService {
     pub fn new(settings: &JwtSettings, keys: KeySet) -> Self {
         let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        Self {
+        let mut service = Self {
             keys,
             access_lifetime: chrono::Duration::seconds(settings.access_token_lifetime_seconds),
             refresh_lifetime: chrono::Duration::seconds(settings.refresh_token_lifetime_seconds),
@@ -127,7 +129,13 @@ impl TokenService {
             user_id_claim: settings.user_id_claim.clone(),
             token_type_claim: settings.token_type_claim.clone(),
             jti_claim: settings.jti_claim.clone(),
-        }
+            validations: Vec::new(),
+        };
+        service.validations = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+            .into_iter()
+            .map(|algorithm| (algorithm, service.validation(algorithm)))
+            .collect();
+        service
     }
 
     pub fn refresh_lifetime(&self) -> chrono::Duration {
@@ -252,16 +260,18 @@ impl TokenService {
             .verification(kid.as_deref())
             .filter(|key| key.algorithm == algorithm)
             .ok_or(TokenError::Invalid)?;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(
-            raw,
-            &key.decoding,
-            &self.validation(algorithm),
-        )
-        .map_err(|error| match error.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?
-        .claims;
+        let validation = self
+            .validations
+            .iter()
+            .find(|(candidate, _)| *candidate == algorithm)
+            .map(|(_, validation)| validation)
+            .ok_or(TokenError::Invalid)?;
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(raw, &key.decoding, validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?
+            .claims;
 
         let now = Utc::now().timestamp();
         let expires_at = match claims.get("exp") {

@@ -133,3 +133,37 @@ async fn the_user_behind_the_token_must_exist_and_be_active() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_change_made_elsewhere_is_enforced_within_the_sync_interval() {
+    let app = spawn_app().await;
+    let user = app.create_user("alice", "pw").await;
+    let pair = app.obtain_pair(&user).await;
+    assert_eq!(app.me(&pair.access).await.status(), 200);
+
+    // As another instance or the CLI would: straight to the database.
+    app.with_db(|conn| latchkey::db::users::set_active(conn, "alice", false).expect("update"))
+        .await;
+
+    let started = std::time::Instant::now();
+    let interval = app.state.settings.cache.sync_interval();
+    loop {
+        let status = app.me(&pair.access).await.status();
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            started.elapsed() < interval * 5,
+            "still accepted after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_response(
+        app.me(&pair.access).await,
+        401,
+        json!({"detail": "User is inactive", "code": "user_inactive"}),
+    )
+    .await;
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""latchkey's HTTP benchmark: the release build on PostgreSQL, measured with
+wrk (Debian) and compared, in the same run, against its own /healthz and
+against pgbench doing a refresh's writes.
+
+    python3 bench/run.py            # ROUNDS=3 DURATION=8 CONNECTIONS=32 by default
+
+Endpoints are measured round-robin, ROUNDS times, and the medians reported, so
+the noise of a shared machine falls on all of them alike. Needs: wrk, pgbench,
+a PostgreSQL at PGURL (default postgres://postgres@127.0.0.1:5432).
+"""
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+DURATION = int(os.environ.get("DURATION", "8"))
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
+CHAINS = int(os.environ.get("REFRESH_CHAINS", "8"))
+PORT = int(os.environ.get("PORT", "18000"))
+PGURL = os.environ.get("PGURL", "postgres://postgres@127.0.0.1:5432")
+DATABASE = "latchkey_bench"
+PASSWORD = "bench password"
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def run(cmd, **kwargs):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs).stdout
+
+
+def post(path, body):
+    request = urllib.request.Request(BASE + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def obtain():
+    return post("/api/token/", {"username": "bench", "password": PASSWORD})
+
+
+def to_ms(text):
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(args, env=None):
+    out = run(["wrk", "--latency", "-d", f"{DURATION}s", *args], env={**os.environ, **(env or {})})
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main():
+    for tool in ("wrk", "pgbench", "psql"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is required (apt-get install wrk postgresql-client)")
+    print("building the release binary ...", flush=True)
+    run(["cargo", "build", "--release", "--locked", "--bin", "latchkey"], cwd=ROOT)
+    binary = ROOT / "target/release/latchkey"
+
+    psql = ["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{PGURL}/postgres", "-c"]
+    run(psql + [f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"])
+    run(psql + [f"CREATE DATABASE {DATABASE}"])
+    data_dir = tempfile.mkdtemp(prefix="latchkey-bench-")
+    env = {
+        **os.environ,
+        "LATCHKEY_DATABASE__URL": f"{PGURL}/{DATABASE}",
+        "LATCHKEY_JWT__SIGNING_KEY": "benchmark-secret-benchmark-secret-benchmark",
+        "LATCHKEY_SERVER__BIND": f"127.0.0.1:{PORT}",
+        "LATCHKEY_DATA_DIR": data_dir,
+        "LATCHKEY_LOG__FILTER": "error",
+    }
+    run([binary, "migrate"], env=env)
+    run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=PASSWORD + "\n")
+    server = subprocess.Popen([binary, "serve"], env=env)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(BASE + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        results = measure()
+        rss_mb = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    report(results, rss_mb)
+
+
+def measure():
+    access = obtain()["access"]
+    lua = str(ROOT / "bench")
+    pg_parents = 200_000
+    run(["psql", "-q", f"{PGURL}/{DATABASE}", "-c",
+         "INSERT INTO refresh_tokens (jti, user_id, family_id, issued_at, expires_at) "
+         f"SELECT 'parent-' || i, 1, 'family', now(), now() + interval '1 day' FROM generate_series(1, {pg_parents}) i"])
+    results = {name: [] for name in ("healthz", "verify", "me", "refresh", "obtain", "pgbench")}
+    connections = ["-t", "2", "-c", str(CONNECTIONS)]
+    for round_number in range(1, ROUNDS + 1):
+        print(f"round {round_number}/{ROUNDS}", flush=True)
+        results["healthz"].append(wrk([*connections, f"{BASE}/healthz"]))
+        results["verify"].append(wrk([*connections, "-s", f"{lua}/post.lua", f"{BASE}/api/token/verify/"],
+                                     {"BODY": json.dumps({"token": access})}))
+        results["me"].append(wrk([*connections, "-H", f"Authorization: Bearer {access}", f"{BASE}/api/me/"]))
+        with tempfile.NamedTemporaryFile("w", suffix=".tokens") as tokens:
+            tokens.write("\n".join(obtain()["refresh"] for _ in range(CHAINS)) + "\n")
+            tokens.flush()
+            results["refresh"].append(wrk(["-t", str(CHAINS), "-c", str(CHAINS), "-s", f"{lua}/refresh.lua",
+                                           f"{BASE}/api/token/refresh/"], {"TOKENS": tokens.name}))
+        results["obtain"].append(wrk(["-t", "2", "-c", "4", "-s", f"{lua}/post.lua", f"{BASE}/api/token/"],
+                                     {"BODY": json.dumps({"username": "bench", "password": PASSWORD})}))
+        out = run(["pgbench", "-n", "-M", "prepared", "-c", str(CHAINS), "-j", "2", "-T", str(DURATION),
+                   "-D", f"parents={pg_parents}", "-f", f"{lua}/refresh.pgbench", f"{PGURL}/{DATABASE}"])
+        tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+        results["pgbench"].append({"rps": tps, "p50": float("nan"), "p99": float("nan"), "errors": 0})
+    return results
+
+
+def peak_rss_mb(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def hash_ms():
+    out = run(["cargo", "bench", "--locked", "--bench", "pbkdf2"], cwd=ROOT)
+    return float(re.search(r"aws-lc-rs\s+median\s+([\d.]+) ms", out).group(1))
+
+
+def report(results, rss_mb):
+    median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99")}
+              for name, runs in results.items()}
+    errors = {name: sum(r["errors"] for r in runs) for name, runs in results.items()}
+    one_hash = hash_ms()
+    cores = os.cpu_count()
+    obtain_capacity = cores / (one_hash / 1000)
+    lines = [
+        f"rounds={ROUNDS} duration={DURATION}s connections={CONNECTIONS} refresh_chains={CHAINS} cores={cores}",
+        "",
+        "| endpoint | requests/s (median) | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("healthz", "verify", "me", "refresh", "obtain"):
+        m = median[name]
+        lines.append(f"| {name} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {errors[name]} |")
+    lines.append(f"| pgbench (refresh's writes) | {median['pgbench']['rps']:.0f} tps | | | |")
+    lines += [
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    checks = [
+        ("verify >= 0.8x healthz", median["verify"]["rps"] / median["healthz"]["rps"], 0.8),
+        ("/api/me/ >= 0.8x healthz", median["me"]["rps"] / median["healthz"]["rps"], 0.8),
+        ("refresh >= 0.7x pgbench", median["refresh"]["rps"] / median["pgbench"]["rps"], 0.7),
+        (f"obtain >= 0.9x cores/hash ({obtain_capacity:.1f}/s, hash {one_hash:.1f} ms)",
+         median["obtain"]["rps"] / obtain_capacity, 0.9),
+    ]
+    for label, ratio, target in checks:
+        lines.append(f"| {label} | {ratio:.2f}x | {'yes' if ratio >= target else 'NO'} |")
+    lines.append(f"| resident memory < 64 MB | {rss_mb:.1f} MB peak | {'yes' if rss_mb < 64 else 'NO'} |")
+    text = "\n".join(lines)
+    print(text)
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "latest.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

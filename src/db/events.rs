@@ -1,0 +1,60 @@
+//! The change feed (`auth_events`): storage code that changes something an
+//! instance may cache publishes an event in the same transaction, and every
+//! instance reads the feed in order (see `crate::directory`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::auth_events;
+
+/// What changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A user's name, password, active flag or existence changed.
+    UserChanged(i64),
+}
+
+/// Records `event`; call inside the transaction that makes the change.
+pub fn publish(conn: &mut DbConnection, event: Event, now: NaiveDateTime) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        // Held until commit: ids then become visible in the order they were
+        // allocated, so a reader's "id > last seen" never skips one.
+        diesel::sql_query("LOCK TABLE auth_events IN EXCLUSIVE MODE").execute(pg)?;
+    }
+    let Event::UserChanged(user_id) = event;
+    diesel::insert_into(auth_events::table)
+        .values((
+            auth_events::user_id.eq(Some(user_id)),
+            auth_events::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The newest event id, where a fresh reader starts.
+pub fn latest_id(conn: &mut DbConnection) -> QueryResult<i64> {
+    auth_events::table
+        .select(diesel::dsl::max(auth_events::id))
+        .first::<Option<i64>>(conn)
+        .map(Option::unwrap_or_default)
+}
+
+/// Events after `after`, oldest first, with their ids.
+pub fn since(conn: &mut DbConnection, after: i64, limit: i64) -> QueryResult<Vec<(i64, Event)>> {
+    let rows: Vec<(i64, Option<i64>)> = auth_events::table
+        .filter(auth_events::id.gt(after))
+        .order(auth_events::id)
+        .limit(limit)
+        .select((auth_events::id, auth_events::user_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, user)| user.map(|user| (id, Event::UserChanged(user))))
+        .collect())
+}
+
+/// Deletes events older than `before`; readers are far past them.
+pub fn delete_older_than(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(auth_events::table.filter(auth_events::created_at.lt(before))).execute(conn)
+}

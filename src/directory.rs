@@ -1,0 +1,178 @@
+//! The user directory: what Bearer authentication needs to know of a user
+//! (name, active flag), cached in memory so an authenticated request does not
+//! query the database. Changes made anywhere (another instance, the CLI) reach
+//! every instance through the `auth_events` feed, which [`spawn_sync`] polls;
+//! they are enforced within `cache.sync_interval_ms`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use crate::db::events::{self, Event};
+use crate::db::users::User;
+use crate::db::{DbConnection, Pool};
+
+/// Events read per poll.
+const EVENT_BATCH: i64 = 1000;
+
+/// What the directory keeps of a user: never the password hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub id: i64,
+    pub username: String,
+    pub is_active: bool,
+    pub date_joined: NaiveDateTime,
+}
+
+impl From<User> for DirectoryUser {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            is_active: user.is_active,
+            date_joined: user.date_joined,
+        }
+    }
+}
+
+pub struct UserDirectory {
+    entries: RwLock<HashMap<i64, Arc<DirectoryUser>>>,
+    /// Bumped by every invalidation, so a lookup that raced one does not
+    /// store what it read before it.
+    epoch: AtomicU64,
+    capacity: usize,
+}
+
+/// A lookup's position in time: take one before reading the database.
+#[derive(Clone, Copy, Debug)]
+pub struct Epoch(u64);
+
+impl UserDirectory {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn get(&self, id: i64) -> Option<Arc<DirectoryUser>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.epoch.load(Ordering::Acquire))
+    }
+
+    /// Caches `user` unless an invalidation happened since `seen`.
+    pub fn insert(&self, user: Arc<DirectoryUser>, seen: Epoch) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if self.epoch.load(Ordering::Acquire) != seen.0 {
+            return;
+        }
+        // Memory stays bounded: a full directory starts over.
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(user.id, user);
+    }
+
+    pub fn invalidate(&self, ids: impl IntoIterator<Item = i64>) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for id in ids {
+            entries.remove(&id);
+        }
+    }
+
+    /// Applies a batch of events read from the feed.
+    pub fn apply(&self, batch: &[(i64, Event)]) {
+        if !batch.is_empty() {
+            self.invalidate(batch.iter().map(|(_, Event::UserChanged(id))| *id));
+        }
+    }
+}
+
+/// Polls the event feed every `interval` from `after` on, applying each
+/// batch to `directory`, for as long as the runtime runs.
+pub fn spawn_sync(pool: Pool, directory: Arc<UserDirectory>, after: i64, interval: Duration) {
+    tokio::spawn(async move {
+        let mut last_seen = after;
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let pool = pool.clone();
+            let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let mut conn = pool.get()?;
+                let conn: &mut DbConnection = &mut conn;
+                Ok(events::since(conn, last_seen, EVENT_BATCH)?)
+            })
+            .await;
+            match read {
+                Ok(Ok(batch)) => {
+                    if let Some((id, _)) = batch.last() {
+                        last_seen = *id;
+                    }
+                    directory.apply(&batch);
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "could not read the change feed; retrying")
+                }
+                Err(error) => tracing::warn!(%error, "change feed task failed; retrying"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, active: bool) -> Arc<DirectoryUser> {
+        Arc::new(DirectoryUser {
+            id,
+            username: format!("user{id}"),
+            is_active: active,
+            date_joined: NaiveDateTime::default(),
+        })
+    }
+
+    #[test]
+    fn a_lookup_that_raced_an_invalidation_is_not_cached() {
+        let directory = UserDirectory::new(10);
+        let before_read = directory.epoch();
+        directory.invalidate([1]);
+        directory.insert(user(1, true), before_read);
+        assert_eq!(directory.get(1), None);
+
+        directory.insert(user(1, false), directory.epoch());
+        assert_eq!(directory.get(1).map(|u| u.is_active), Some(false));
+    }
+
+    #[test]
+    fn events_drop_the_users_they_name() {
+        let directory = UserDirectory::new(10);
+        directory.insert(user(1, true), directory.epoch());
+        directory.insert(user(2, true), directory.epoch());
+        directory.apply(&[(7, Event::UserChanged(2))]);
+        assert!(directory.get(1).is_some());
+        assert!(directory.get(2).is_none());
+    }
+
+    #[test]
+    fn the_directory_never_outgrows_its_capacity() {
+        let directory = UserDirectory::new(3);
+        for id in 0..10 {
+            directory.insert(user(id, true), directory.epoch());
+        }
+        assert!(directory.entries.read().expect("lock").len() <= 3);
+    }
+}
