@@ -31,6 +31,17 @@ fn main() {
     )
     .expect("keys");
     let service = TokenService::new(&settings.jwt, keys);
+    let mut uncached_settings = settings.jwt.clone();
+    uncached_settings.verified_token_cache_capacity = 0;
+    let uncached = TokenService::new(
+        &uncached_settings,
+        KeySet::hmac(
+            b"benchmark-secret-benchmark-secret-benchmark",
+            jsonwebtoken::Algorithm::HS256,
+            None,
+        )
+        .expect("keys"),
+    );
     let (refresh, access) = service.issue_pair(1, chrono::Utc::now());
     let validated = service.decode(&refresh.token).expect("valid");
 
@@ -40,7 +51,14 @@ fn main() {
     per_op("issue from refresh (HS256)", || {
         black_box(service.issue_from(TokenType::Access, &validated, chrono::Utc::now()));
     });
-    per_op("decode access (HS256)", || {
+    per_op("decode access, uncached (HS256)", || {
+        black_box(
+            uncached
+                .decode_as(black_box(&access.token), TokenType::Access)
+                .expect("valid"),
+        );
+    });
+    per_op("decode access, cached (HS256)", || {
         black_box(
             service
                 .decode_as(black_box(&access.token), TokenType::Access)

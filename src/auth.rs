@@ -20,7 +20,7 @@ use crate::tokens::{TokenType, UserClaim, ValidatedToken};
 #[derive(Debug)]
 pub struct Authenticated {
     pub user: Arc<DirectoryUser>,
-    pub token: ValidatedToken,
+    pub token: Arc<ValidatedToken>,
 }
 
 /// What the `Authorization` header holds, read as Simple JWT reads it: split

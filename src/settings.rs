@@ -72,6 +72,7 @@ pub struct JwtSettings {
     pub jti_claim: String,
     pub check_user_is_active: bool,
     pub adopt_unknown_refresh_tokens: bool,
+    pub verified_token_cache_capacity: usize,
 }
 
 impl std::fmt::Debug for JwtSettings {

@@ -107,15 +107,25 @@ pub fn refresh(
     request: &Refresh,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    write_transaction(conn, |conn| {
-        if let Some(adoption) = &request.adopt {
+    if let Some(adoption) = &request.adopt {
+        write_transaction(conn, |conn| {
             adopt_if_unknown(
                 conn,
                 &request.parent_jti,
                 adoption,
                 request.require_active_user,
-            )?;
+            )
+        })?;
+    }
+    if let (DbConnection::Postgres(pg), Some(child), true) =
+        (&mut *conn, &request.child, request.retire_parent)
+    {
+        if rotate_in_one_statement(pg, request, child, now)? {
+            return Ok(());
         }
+        return Err(refusal_after_failed_claim(conn, request)?);
+    }
+    write_transaction(conn, |conn| {
         let claimed = if request.retire_parent {
             let replaced_by = request.child.as_ref().map(|child| child.jti.as_str());
             diesel::update(usable(&request.parent_jti))
@@ -151,6 +161,60 @@ pub fn refresh(
             )?;
         }
         Ok(())
+    })
+}
+
+/// The default rotation on PostgreSQL as one statement, so one round trip:
+/// claim the parent if it is usable and its owner passes, and record the
+/// child in its family. Returns whether the parent was claimed. The UPDATE's
+/// row lock makes a concurrent second claim re-check and find it used.
+fn rotate_in_one_statement(
+    conn: &mut diesel::PgConnection,
+    request: &Refresh,
+    child: &ChildToken,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    use diesel::sql_types::{Bool, Text, Timestamp};
+    let inserted = diesel::sql_query(
+        "WITH parent AS ( \
+             UPDATE refresh_tokens SET rotated_at = $1, replaced_by = $2 \
+             WHERE jti = $3 AND rotated_at IS NULL AND blacklisted_at IS NULL \
+               AND EXISTS (SELECT 1 FROM users WHERE users.id = refresh_tokens.user_id \
+                           AND (users.is_active OR NOT $4)) \
+             RETURNING user_id, family_id) \
+         INSERT INTO refresh_tokens (jti, user_id, family_id, parent_jti, issued_at, expires_at) \
+         SELECT $2, user_id, family_id, $3, $5, $6 FROM parent",
+    )
+    .bind::<Timestamp, _>(now)
+    .bind::<Text, _>(&child.jti)
+    .bind::<Text, _>(&request.parent_jti)
+    .bind::<Bool, _>(request.require_active_user)
+    .bind::<Timestamp, _>(child.issued_at)
+    .bind::<Timestamp, _>(child.expires_at)
+    .execute(conn)?;
+    Ok(inserted == 1)
+}
+
+/// Why the one-statement rotation claimed nothing: the token is gone or used,
+/// or its owner failed the check.
+fn refusal_after_failed_claim(
+    conn: &mut DbConnection,
+    request: &Refresh,
+) -> QueryResult<StoreError> {
+    let owner: Option<i64> = refresh_tokens::table
+        .find(&request.parent_jti)
+        .filter(
+            refresh_tokens::rotated_at
+                .is_null()
+                .and(refresh_tokens::blacklisted_at.is_null()),
+        )
+        .select(refresh_tokens::user_id)
+        .first(conn)
+        .optional()?;
+    Ok(match owner {
+        // Still usable, so the owner check refused it.
+        Some(_) => Refusal::NoActiveUser.into(),
+        None => refusal(conn, &request.parent_jti, request.claimed_user)?.into(),
     })
 }
 

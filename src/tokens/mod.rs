@@ -3,7 +3,10 @@
 //! spells out what jsonwebtoken checks; [`TokenService::decode`] adds what it
 //! does not (header allow-list, `kid`, `iat` in the future, size, claim types).
 
+pub mod cache;
 pub mod keys;
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -114,6 +117,7 @@ pub struct TokenService {
     jti_claim: String,
     /// Built once per algorithm: building one per token showed up in profiles.
     validations: Vec<(Algorithm, Validation)>,
+    verified: cache::VerifiedTokens,
 }
 
 impl TokenService {
@@ -130,6 +134,7 @@ impl TokenService {
             token_type_claim: settings.token_type_claim.clone(),
             jti_claim: settings.jti_claim.clone(),
             validations: Vec::new(),
+            verified: cache::VerifiedTokens::new(settings.verified_token_cache_capacity),
         };
         service.validations = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
             .into_iter()
@@ -249,11 +254,26 @@ impl TokenService {
     }
 
     /// Checks a token's header, signature and claims; the caller checks the
-    /// type it expects and the token's standing in the store.
-    pub fn decode(&self, raw: &str) -> Result<ValidatedToken, TokenError> {
+    /// type it expects and the token's standing in the store. A token seen
+    /// before is answered from the cache, its expiry checked again.
+    pub fn decode(&self, raw: &str) -> Result<Arc<ValidatedToken>, TokenError> {
         if raw.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
+        let fingerprint = cache::VerifiedTokens::fingerprint(raw);
+        if let Some(token) = self.verified.get(&fingerprint) {
+            let now = Utc::now().timestamp().saturating_sub_unsigned(self.leeway);
+            if token.expires_at.and_utc().timestamp() < now {
+                return Err(TokenError::Expired);
+            }
+            return Ok(token);
+        }
+        let token = Arc::new(self.verify(raw)?);
+        self.verified.insert(fingerprint, token.clone());
+        Ok(token)
+    }
+
+    fn verify(&self, raw: &str) -> Result<ValidatedToken, TokenError> {
         let (kid, algorithm) = check_header(raw)?;
         let key = self
             .keys
@@ -308,7 +328,11 @@ impl TokenService {
     }
 
     /// [`Self::decode`] plus the type check of a token class.
-    pub fn decode_as(&self, raw: &str, expected: TokenType) -> Result<ValidatedToken, TokenError> {
+    pub fn decode_as(
+        &self,
+        raw: &str,
+        expected: TokenType,
+    ) -> Result<Arc<ValidatedToken>, TokenError> {
         let token = self.decode(raw)?;
         match token.token_type.as_deref() {
             None => Err(TokenError::NoType),
@@ -548,6 +572,23 @@ mod tests {
         );
         assert_eq!(claim(r#","user_id":1e40"#), UserClaim::Unrecognized);
         assert_eq!(claim(""), UserClaim::Missing);
+    }
+
+    #[test]
+    fn a_cached_token_still_expires() {
+        let service = service();
+        let now = Utc::now().timestamp();
+        let token = sign(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &format!(
+                r#"{{"token_type":"access","exp":{},"jti":"a","user_id":"1"}}"#,
+                now + 1
+            ),
+        );
+        assert!(service.decode(&token).is_ok());
+        assert!(service.decode(&token).is_ok(), "served from the cache");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(service.decode(&token).map(|_| ()), Err(TokenError::Expired));
     }
 
     #[test]
