@@ -62,7 +62,7 @@ pub enum ApiError {
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
-            DbError::Unavailable(e) => Self::Unavailable(e.to_string()),
+            DbError::Unavailable(e) => Self::Unavailable(e),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -38,6 +38,7 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub connect_timeout_seconds: u64,
     pub migrate_on_start: bool,
+    pub rotation_writers: usize,
 }
 
 // The URL may carry a password: print the scheme only.
@@ -49,6 +50,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_seconds", &self.connect_timeout_seconds)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("rotation_writers", &self.rotation_writers)
             .finish()
     }
 }
@@ -234,6 +236,9 @@ impl Settings {
         }
         if self.database.pool_size == 0 {
             return invalid("database.pool_size must be at least 1".to_owned());
+        }
+        if !(1..=32).contains(&self.database.rotation_writers) {
+            return invalid("database.rotation_writers must be between 1 and 32".to_owned());
         }
         if self.server.max_body_bytes < 256 {
             return invalid("server.max_body_bytes must be at least 256".to_owned());

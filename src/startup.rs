@@ -73,7 +73,14 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         }
     }
     let keys = load_keys(&settings)?;
+    let batch_rotations = db::Backend::from_url(&database_url)? == db::Backend::Postgres
+        && settings.jwt.rotate_refresh_tokens
+        && settings.jwt.blacklist_after_rotation;
+    let rotations = batch_rotations.then(|| {
+        db::rotations::RotationBatcher::start(pool.clone(), settings.database.rotation_writers)
+    });
     Ok(AppState {
+        rotations,
         tokens: Arc::new(TokenService::new(&settings.jwt, keys)),
         hasher: PasswordHasher::new(settings.passwords.iterations),
         db: Database::new(pool),

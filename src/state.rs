@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::db::Database;
+use crate::db::rotations::RotationBatcher;
 use crate::directory::UserDirectory;
 use crate::passwords::PasswordHasher;
 use crate::settings::Settings;
@@ -16,4 +17,6 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub hasher: PasswordHasher,
     pub directory: Arc<UserDirectory>,
+    /// Group commit for default rotations, on PostgreSQL.
+    pub rotations: Option<Arc<RotationBatcher>>,
 }

@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod refresh_tokens;
+pub mod rotations;
 pub mod schema;
 pub mod users;
 
@@ -131,11 +132,17 @@ impl CustomizeConnection<DbConnection, r2d2::Error> for ConnectionSetup {
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("no database connection available: {0}")]
-    Unavailable(#[from] r2d2::PoolError),
+    Unavailable(String),
     #[error("database error: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("database task failed: {0}")]
     Task(String),
+}
+
+impl From<r2d2::PoolError> for DbError {
+    fn from(error: r2d2::PoolError) -> Self {
+        Self::Unavailable(error.to_string())
+    }
 }
 
 /// Builds the pool. For SQLite, creates the file's directory first so the

@@ -117,14 +117,6 @@ pub fn refresh(
             )
         })?;
     }
-    if let (DbConnection::Postgres(pg), Some(child), true) =
-        (&mut *conn, &request.child, request.retire_parent)
-    {
-        if rotate_in_one_statement(pg, request, child, now)? {
-            return Ok(());
-        }
-        return Err(refusal_after_failed_claim(conn, request)?);
-    }
     write_transaction(conn, |conn| {
         let claimed = if request.retire_parent {
             let replaced_by = request.child.as_ref().map(|child| child.jti.as_str());
@@ -164,40 +156,68 @@ pub fn refresh(
     })
 }
 
-/// The default rotation on PostgreSQL as one statement, so one round trip:
-/// claim the parent if it is usable and its owner passes, and record the
-/// child in its family. Returns whether the parent was claimed. The UPDATE's
-/// row lock makes a concurrent second claim re-check and find it used.
-fn rotate_in_one_statement(
-    conn: &mut diesel::PgConnection,
-    request: &Refresh,
-    child: &ChildToken,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
-    use diesel::sql_types::{Bool, Text, Timestamp};
-    let inserted = diesel::sql_query(
-        "WITH parent AS ( \
-             UPDATE refresh_tokens SET rotated_at = $1, replaced_by = $2 \
-             WHERE jti = $3 AND rotated_at IS NULL AND blacklisted_at IS NULL \
-               AND EXISTS (SELECT 1 FROM users WHERE users.id = refresh_tokens.user_id \
-                           AND (users.is_active OR NOT $4)) \
-             RETURNING user_id, family_id) \
-         INSERT INTO refresh_tokens (jti, user_id, family_id, parent_jti, issued_at, expires_at) \
-         SELECT $2, user_id, family_id, $3, $5, $6 FROM parent",
-    )
-    .bind::<Timestamp, _>(now)
-    .bind::<Text, _>(&child.jti)
-    .bind::<Text, _>(&request.parent_jti)
-    .bind::<Bool, _>(request.require_active_user)
-    .bind::<Timestamp, _>(child.issued_at)
-    .bind::<Timestamp, _>(child.expires_at)
-    .execute(conn)?;
-    Ok(inserted == 1)
+/// One rotation in a batch: the parent to claim and the child to record.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    pub parent_jti: String,
+    pub child: ChildToken,
+    pub require_active_user: bool,
 }
 
-/// Why the one-statement rotation claimed nothing: the token is gone or used,
-/// or its owner failed the check.
-fn refusal_after_failed_claim(
+/// Many default rotations on PostgreSQL in one statement: each parent is
+/// claimed by the same conditional UPDATE as [`refresh`] uses and
+/// its child recorded. Returns the jtis of the children recorded; a rotation
+/// whose child is missing claimed nothing. If two rotations name the same
+/// parent, the row is updated once and only one child is recorded.
+pub fn rotate_many(
+    conn: &mut diesel::PgConnection,
+    rotations: &[Rotation],
+    now: NaiveDateTime,
+) -> QueryResult<std::collections::HashSet<String>> {
+    use diesel::sql_types::{Array, Bool, Text, Timestamp};
+
+    #[derive(QueryableByName)]
+    struct Recorded {
+        #[diesel(sql_type = Text)]
+        jti: String,
+    }
+
+    let parents: Vec<&str> = rotations.iter().map(|r| r.parent_jti.as_str()).collect();
+    let children: Vec<&str> = rotations.iter().map(|r| r.child.jti.as_str()).collect();
+    let issued: Vec<NaiveDateTime> = rotations.iter().map(|r| r.child.issued_at).collect();
+    let expires: Vec<NaiveDateTime> = rotations.iter().map(|r| r.child.expires_at).collect();
+    let lenient: Vec<bool> = rotations.iter().map(|r| !r.require_active_user).collect();
+    let recorded: Vec<Recorded> = diesel::sql_query(
+        "WITH input AS ( \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamp[], $4::timestamp[], $5::bool[]) \
+                 AS i(parent, child, issued_at, expires_at, lenient)), \
+         claimed AS ( \
+             UPDATE refresh_tokens SET rotated_at = $6, replaced_by = input.child \
+             FROM input \
+             WHERE refresh_tokens.jti = input.parent \
+               AND refresh_tokens.rotated_at IS NULL AND refresh_tokens.blacklisted_at IS NULL \
+               AND EXISTS (SELECT 1 FROM users WHERE users.id = refresh_tokens.user_id \
+                           AND (users.is_active OR input.lenient)) \
+             RETURNING refresh_tokens.jti AS parent, refresh_tokens.replaced_by AS child, \
+                       refresh_tokens.user_id, refresh_tokens.family_id) \
+         INSERT INTO refresh_tokens (jti, user_id, family_id, parent_jti, issued_at, expires_at) \
+         SELECT claimed.child, claimed.user_id, claimed.family_id, claimed.parent, input.issued_at, input.expires_at \
+         FROM claimed JOIN input ON input.child = claimed.child \
+         RETURNING jti",
+    )
+    .bind::<Array<Text>, _>(parents)
+    .bind::<Array<Text>, _>(children)
+    .bind::<Array<Timestamp>, _>(issued)
+    .bind::<Array<Timestamp>, _>(expires)
+    .bind::<Array<Bool>, _>(lenient)
+    .bind::<Timestamp, _>(now)
+    .load(conn)?;
+    Ok(recorded.into_iter().map(|r| r.jti).collect())
+}
+
+/// Why a batched rotation claimed nothing: the token is gone or used, or its
+/// owner failed the check.
+pub fn refusal_after_failed_claim(
     conn: &mut DbConnection,
     request: &Refresh,
 ) -> QueryResult<StoreError> {

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
-use crate::db::refresh_tokens::{self, ChildToken, Refresh};
+use crate::db::refresh_tokens::{self, ChildToken, Refresh, Rotation};
 use crate::error::ApiError;
 use crate::routes::input::RequestFields;
 use crate::state::AppState;
@@ -49,12 +49,34 @@ pub async fn refresh(
         require_active_user: settings.check_user_is_active,
         adopt,
     };
-    state
-        .db
-        .run(move |conn| {
-            refresh_tokens::refresh(conn, &request, now.naive_utc()).map_err(ApiError::from)
-        })
-        .await?;
+    match (&state.rotations, &request.child) {
+        // The default on PostgreSQL: batched with concurrent rotations.
+        (Some(batcher), Some(child)) if request.retire_parent && request.adopt.is_none() => {
+            let rotation = Rotation {
+                parent_jti: request.parent_jti.clone(),
+                child: child.clone(),
+                require_active_user: request.require_active_user,
+            };
+            if !batcher.rotate(rotation).await? {
+                let refusal = state
+                    .db
+                    .run(move |conn| {
+                        refresh_tokens::refusal_after_failed_claim(conn, &request)
+                            .map_err(ApiError::from)
+                    })
+                    .await?;
+                return Err(refusal.into());
+            }
+        }
+        _ => {
+            state
+                .db
+                .run(move |conn| {
+                    refresh_tokens::refresh(conn, &request, now.naive_utc()).map_err(ApiError::from)
+                })
+                .await?;
+        }
+    }
 
     let body = match rotated {
         Some(refresh) => json!({ "access": access.token, "refresh": refresh.token }),
