@@ -22,6 +22,8 @@ pub enum ApiError {
     NonField(Vec<String>),
     #[error("JSON parse error - {0}")]
     JsonParse(String),
+    #[error("Multipart form parse error - {0}")]
+    MultipartParse(String),
     #[error("Unsupported media type \"{0}\" in request.")]
     UnsupportedMediaType(String),
     #[error("Method \"{method}\" not allowed.")]
@@ -102,9 +104,11 @@ fn detail_with_code(message: impl std::fmt::Display, code: &str) -> Value {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Fields(_) | Self::NonField(_) | Self::JsonParse(_) | Self::VerifyBlacklisted => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Fields(_)
+            | Self::NonField(_)
+            | Self::JsonParse(_)
+            | Self::MultipartParse(_)
+            | Self::VerifyBlacklisted => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound => StatusCode::NOT_FOUND,

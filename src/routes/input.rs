@@ -1,5 +1,5 @@
-//! Request bodies as Django REST framework reads them: JSON or form-encoded,
-//! then string fields with DRF `CharField` rules (required, not null, not
+//! Request bodies as Django REST framework reads them: JSON, form-encoded or
+//! multipart (fields only; files are ignored), then string fields with DRF `CharField` rules (required, not null, not
 //! blank, surrounding whitespace stripped, numbers taken as their text).
 
 use std::future::Future;
@@ -81,7 +81,7 @@ fn python_type_name(value: &Value) -> &'static str {
     }
 }
 
-fn parse(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+async fn parse(content_type: &str, body: web::Bytes) -> Result<Map<String, Value>, ApiError> {
     // DRF treats an empty body as no data, whatever its content type.
     if body.is_empty() {
         return Ok(Map::new());
@@ -93,7 +93,7 @@ fn parse(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, ApiError
         .trim()
         .to_ascii_lowercase();
     match media_type.as_str() {
-        "application/json" => match serde_json::from_slice::<Value>(body) {
+        "application/json" => match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(Value::Null) => Err(ApiError::NonField(vec![NULL.to_owned()])),
             Ok(other) => Err(ApiError::NonField(vec![format!(
@@ -104,12 +104,37 @@ fn parse(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, ApiError
         },
         "application/x-www-form-urlencoded" => {
             // A repeated key keeps its last value, as Django's QueryDict does.
-            Ok(form_urlencoded::parse(body)
+            Ok(form_urlencoded::parse(&body)
                 .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
                 .collect())
         }
+        "multipart/form-data" => parse_multipart(content_type, body)
+            .await
+            .map_err(|error| ApiError::MultipartParse(error.to_string())),
         _ => Err(ApiError::UnsupportedMediaType(content_type.to_owned())),
     }
+}
+
+/// The text fields of a multipart body; file parts are skipped, as a token
+/// endpoint has no use for them.
+async fn parse_multipart(
+    content_type: &str,
+    body: web::Bytes,
+) -> Result<Map<String, Value>, multer::Error> {
+    let boundary = multer::parse_boundary(content_type)?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut fields = Map::new();
+    while let Some(field) = multipart.next_field().await? {
+        if field.file_name().is_some() {
+            continue;
+        }
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        fields.insert(name, Value::String(field.text().await?));
+    }
+    Ok(fields)
 }
 
 impl FromRequest for RequestFields {
@@ -143,7 +168,7 @@ impl FromRequest for RequestFields {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse(&content_type, &body).map(RequestFields)
+            parse(&content_type, body.freeze()).await.map(RequestFields)
         })
     }
 }
@@ -152,8 +177,13 @@ impl FromRequest for RequestFields {
 mod tests {
     use super::*;
 
-    fn fields(json: &str) -> RequestFields {
-        RequestFields(parse("application/json", json.as_bytes()).expect("parses"))
+    fn parse_now(content_type: &str, body: &'static [u8]) -> Result<Map<String, Value>, ApiError> {
+        futures_util::FutureExt::now_or_never(parse(content_type, web::Bytes::from_static(body)))
+            .expect("parsing a buffered body does not wait")
+    }
+
+    fn fields(json: &'static str) -> RequestFields {
+        RequestFields(parse_now("application/json", json.as_bytes()).expect("parses"))
     }
 
     #[test]
@@ -195,7 +225,7 @@ mod tests {
             ("true", "bool"),
             ("1.5", "float"),
         ] {
-            match parse("application/json", body.as_bytes()) {
+            match parse_now("application/json", body.as_bytes()) {
                 Err(ApiError::NonField(messages)) => assert_eq!(
                     messages,
                     vec![format!(
@@ -209,7 +239,7 @@ mod tests {
 
     #[test]
     fn forms_keep_the_last_value_and_other_types_are_refused() {
-        let map = parse(
+        let map = parse_now(
             "application/x-www-form-urlencoded; charset=utf-8",
             b"a=1&a=2&b=%20x",
         )
@@ -217,9 +247,23 @@ mod tests {
         assert_eq!(map["a"], "2");
         assert_eq!(map["b"], " x");
         assert!(matches!(
-            parse("text/plain", b"x"),
+            parse_now("text/plain", b"x"),
             Err(ApiError::UnsupportedMediaType(t)) if t == "text/plain"
         ));
-        assert!(parse("text/plain", b"").expect("empty body").is_empty());
+        assert!(parse_now("text/plain", b"").expect("empty body").is_empty());
+    }
+
+    #[test]
+    fn multipart_text_fields_are_read_and_files_skipped() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\r\nPNG\r\n\
+--XyZ--\r\n";
+        let map = parse_now("multipart/form-data; boundary=XyZ", body).expect("multipart");
+        assert_eq!(map.get("username"), Some(&Value::from("alice")));
+        assert!(!map.contains_key("avatar"));
+        assert!(matches!(
+            parse_now("multipart/form-data", b"--x\r\n"),
+            Err(ApiError::MultipartParse(_))
+        ));
     }
 }

@@ -101,7 +101,7 @@ fn options(name: &str, allow: &'static str) -> HttpResponse {
         .json(json!({
             "name": name,
             "renders": ["application/json"],
-            "parses": ["application/json", "application/x-www-form-urlencoded"],
+            "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
         }))
 }
 

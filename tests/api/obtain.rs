@@ -80,6 +80,21 @@ async fn form_bodies_and_surrounding_whitespace_are_accepted() {
 }
 
 #[tokio::test]
+async fn multipart_bodies_are_accepted_as_simple_jwt_accepts_them() {
+    let app = spawn_app().await;
+    app.create_user("alice", "correct horse").await;
+    let form = reqwest::multipart::Form::new()
+        .text("username", "alice")
+        .text("password", "correct horse");
+
+    let response = app.client.post(app.url("/api/token/")).multipart(form).send().await.expect("sent");
+
+    assert_eq!(response.status(), 200);
+    let garbled = app.post_raw("/api/token/", Some("multipart/form-data"), "--x\r\n").await;
+    assert_eq!(garbled.status(), 400);
+}
+
+#[tokio::test]
 async fn numbers_are_taken_as_their_text() {
     let app = spawn_app().await;
     app.create_user("1234", "5678").await;
