@@ -87,10 +87,18 @@ async fn multipart_bodies_are_accepted_as_simple_jwt_accepts_them() {
         .text("username", "alice")
         .text("password", "correct horse");
 
-    let response = app.client.post(app.url("/api/token/")).multipart(form).send().await.expect("sent");
+    let response = app
+        .client
+        .post(app.url("/api/token/"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
 
     assert_eq!(response.status(), 200);
-    let garbled = app.post_raw("/api/token/", Some("multipart/form-data"), "--x\r\n").await;
+    let garbled = app
+        .post_raw("/api/token/", Some("multipart/form-data"), "--x\r\n")
+        .await;
     assert_eq!(garbled.status(), 400);
 }
 
