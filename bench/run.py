@@ -3,7 +3,7 @@
 wrk (Debian) and compared, in the same run, against its own /healthz and
 against pgbench doing a refresh's writes.
 
-    python3 bench/run.py            # ROUNDS=3 DURATION=8 CONNECTIONS=32 by default
+    python3 bench/run.py            # ROUNDS=5 DURATION=8 CONNECTIONS=32 by default
 
 Endpoints are measured round-robin, ROUNDS times, and the medians reported, so
 the noise of a shared machine falls on all of them alike. Needs: wrk, pgbench,
@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUNDS = int(os.environ.get("ROUNDS", "3"))
+ROUNDS = int(os.environ.get("ROUNDS", "5"))
 DURATION = int(os.environ.get("DURATION", "8"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
 CHAINS = int(os.environ.get("REFRESH_CHAINS", os.environ.get("CONNECTIONS", "32")))
@@ -115,10 +115,12 @@ def measure():
     connections = ["-t", "2", "-c", str(CONNECTIONS)]
     for round_number in range(1, ROUNDS + 1):
         print(f"round {round_number}/{ROUNDS}", flush=True)
-        results["healthz"].append(wrk([*connections, f"{BASE}/healthz"]))
-        results["verify"].append(wrk([*connections, "-s", f"{lua}/post.lua", f"{BASE}/api/token/verify/"],
-                                     {"BODY": json.dumps({"token": access})}))
-        results["me"].append(wrk([*connections, "-H", f"Authorization: Bearer {access}", f"{BASE}/api/me/"]))
+        script = ["-s", f"{lua}/request.lua"]
+        results["healthz"].append(wrk([*connections, *script, f"{BASE}/healthz"]))
+        results["verify"].append(wrk([*connections, *script, f"{BASE}/api/token/verify/"],
+                                     {"METHOD": "POST", "BODY": json.dumps({"token": access})}))
+        results["me"].append(wrk([*connections, *script, f"{BASE}/api/me/"],
+                                 {"AUTHORIZATION": f"Bearer {access}"}))
         for key, chains in (("refresh", CHAINS), ("refresh_few", FEW_CHAINS)):
             with tempfile.NamedTemporaryFile("w", suffix=".tokens") as tokens:
                 tokens.write("\n".join(obtain()["refresh"] for _ in range(chains)) + "\n")
@@ -126,9 +128,9 @@ def measure():
                 results[key].append(wrk(["-t", str(chains), "-c", str(chains), "-s", f"{lua}/refresh.lua",
                                          f"{BASE}/api/token/refresh/"], {"TOKENS": tokens.name}))
         # Logins are few per second: a longer run counts enough of them.
-        results["obtain"].append(wrk(["-t", "2", "-c", "4", "-d", f"{3 * DURATION}s", "-s", f"{lua}/post.lua",
-                                      f"{BASE}/api/token/"],
-                                     {"BODY": json.dumps({"username": "bench", "password": PASSWORD})}))
+        results["obtain"].append(wrk(["-t", "2", "-c", "4", "-d", f"{3 * DURATION}s", *script, f"{BASE}/api/token/"],
+                                     {"METHOD": "POST",
+                                      "BODY": json.dumps({"username": "bench", "password": PASSWORD})}))
         for key, clients in (("pgbench", CHAINS), ("pgbench_few", FEW_CHAINS)):
             out = run(["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(DURATION),
                        "-D", f"parents={pg_parents}", "-f", f"{lua}/refresh.pgbench", f"{PGURL}/{DATABASE}"])

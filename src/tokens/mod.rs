@@ -269,7 +269,10 @@ impl TokenService {
             return Ok(token);
         }
         let token = Arc::new(self.verify(raw)?);
-        self.verified.insert(fingerprint, token.clone());
+        // Refresh tokens are used once (rotation): caching them only churns.
+        if token.token_type.as_deref() == Some(TokenType::Access.as_str()) {
+            self.verified.insert(fingerprint, token.clone());
+        }
         Ok(token)
     }
 
