@@ -68,11 +68,6 @@ enum UsersCommand {
     List,
 }
 
-// Request handling allocates many small, short-lived objects; mimalloc serves
-// them faster than the system allocator and fragments less (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(&cli.config_dir) {
