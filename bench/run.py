@@ -84,6 +84,8 @@ def main():
         "LATCHKEY_DATA_DIR": data_dir,
         "LATCHKEY_LOG__FILTER": "error",
     }
+    print("measuring password hashing ...", flush=True)
+    hashes = hashing()
     run([binary, "migrate"], env=env)
     run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=PASSWORD + "\n")
     server = subprocess.Popen([binary, "serve"], env=env)
@@ -100,7 +102,8 @@ def main():
         server.terminate()
         server.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
-    report(results, rss_mb)
+    print(json.dumps({"results": results, "peak_rss_mb": rss_mb, "hashing": hashes}), flush=True)
+    report(results, rss_mb, hashes)
 
 
 def measure():
@@ -158,11 +161,11 @@ def hashing():
     return one, parallel
 
 
-def report(results, rss_mb):
+def report(results, rss_mb, hashes):
     median = {name: {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99")}
               for name, runs in results.items()}
     errors = {name: sum(r["errors"] for r in runs) for name, runs in results.items()}
-    one_hash, parallel_hashes = hashing()
+    one_hash, parallel_hashes = hashes
     cores = os.cpu_count()
     obtain_capacity = cores / (one_hash / 1000)
     lines = [
