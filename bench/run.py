@@ -184,15 +184,18 @@ def report(results, rss_mb, hashes):
     lines.append(f"| pgbench, refresh's writes, {FEW_CHAINS} clients | {median['pgbench_few']['rps']:.0f} tps | | | |")
     lines += [
         "",
-        "| target | measured | met |",
+        "| target (median of per-round ratios) | measured | met |",
         "|---|---|---|",
     ]
+    def paired(numerator, denominator):
+        """Median of the per-round ratios: each round measures both back to back."""
+        return statistics.median(a["rps"] / b["rps"] for a, b in zip(results[numerator], results[denominator]))
+
     checks = [
-        ("verify >= 0.8x healthz", median["verify"]["rps"] / median["healthz"]["rps"], 0.8),
-        ("/api/me/ >= 0.8x healthz", median["me"]["rps"] / median["healthz"]["rps"], 0.8),
-        (f"refresh >= 0.7x pgbench, {CHAINS} concurrent", median["refresh"]["rps"] / median["pgbench"]["rps"], 0.7),
-        (f"refresh >= 0.7x pgbench, {FEW_CHAINS} concurrent",
-         median["refresh_few"]["rps"] / median["pgbench_few"]["rps"], 0.7),
+        ("verify >= 0.8x healthz", paired("verify", "healthz"), 0.8),
+        ("/api/me/ >= 0.8x healthz", paired("me", "healthz"), 0.8),
+        (f"refresh >= 0.7x pgbench, {CHAINS} concurrent", paired("refresh", "pgbench"), 0.7),
+        (f"refresh >= 0.7x pgbench, {FEW_CHAINS} concurrent", paired("refresh_few", "pgbench_few"), 0.7),
         (f"obtain >= 0.9x cores/hash ({obtain_capacity:.1f}/s, hash {one_hash:.1f} ms)",
          median["obtain"]["rps"] / obtain_capacity, 0.9),
         (f"(obtain vs {cores} cores hashing at once: {parallel_hashes:.1f}/s)",
