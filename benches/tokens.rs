@@ -42,14 +42,19 @@ fn main() {
         )
         .expect("keys"),
     );
-    let (refresh, access) = service.issue_pair(1, chrono::Utc::now());
+    let now = chrono::Utc::now();
+    let (refresh, access) =
+        service.issue_pair(1, "session", &service.stamp(TokenType::Refresh, now), now);
     let validated = service.decode(&refresh.token).expect("valid");
 
     per_op("issue pair (HS256)", || {
-        black_box(service.issue_pair(black_box(1), chrono::Utc::now()));
+        let now = chrono::Utc::now();
+        let stamp = service.stamp(TokenType::Refresh, now);
+        black_box(service.issue_pair(black_box(1), "session", &stamp, now));
     });
     per_op("issue from refresh (HS256)", || {
-        black_box(service.issue_from(TokenType::Access, &validated, chrono::Utc::now()));
+        let stamp = service.stamp(TokenType::Access, chrono::Utc::now());
+        black_box(service.issue_from(TokenType::Access, &validated, "session", &stamp));
     });
     per_op("decode access, uncached (HS256)", || {
         black_box(

@@ -14,7 +14,7 @@ use crate::db::users;
 use crate::directory::DirectoryUser;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::tokens::{TokenType, UserClaim, ValidatedToken};
+use crate::tokens::{TokenError, TokenType, UserClaim, ValidatedToken};
 
 /// The user a valid access token names, checked against the user directory.
 #[derive(Debug)]
@@ -81,6 +81,15 @@ impl FromRequest for Authenticated {
             };
             if state.settings.jwt.check_user_is_active && !user.is_active {
                 return Err(ApiError::UserInactive);
+            }
+            // After the user checks: a deactivated user (whose sessions were
+            // revoked with the deactivation) hears "User is inactive".
+            if state
+                .tokens
+                .session(&token)
+                .is_some_and(|sid| state.revoked.is_revoked(sid))
+            {
+                return Err(ApiError::BearerTokenInvalid(TokenError::Blacklisted));
             }
             Ok(Self { user, token })
         })

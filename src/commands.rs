@@ -5,13 +5,10 @@ use std::io::{BufRead, IsTerminal};
 
 use chrono::Utc;
 
-use crate::db::{self, DbConnection, Pool, refresh_tokens, users};
+use crate::db::{self, Pool, users};
 use crate::passwords::{Password, PasswordHasher};
 use crate::settings::Settings;
 use crate::startup::Application;
-
-/// Rows deleted per statement by `flush-expired`.
-const FLUSH_BATCH: i64 = 1000;
 
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
@@ -117,13 +114,12 @@ pub fn list_users(settings: &Settings) -> anyhow::Result<()> {
 }
 
 pub fn flush_expired(settings: &Settings) -> anyhow::Result<()> {
-    let mut conn: db::PooledConnection = connect(settings)?;
-    let conn: &mut DbConnection = &mut conn;
-    let now = Utc::now().naive_utc();
-    let deleted = refresh_tokens::delete_expired(conn, now, FLUSH_BATCH)?;
-    // Every instance reads the feed within a fraction of a second; a day is ample.
-    let events = db::events::delete_older_than(conn, now - chrono::Duration::days(1))?;
-    println!("deleted {deleted} expired refresh token(s) and {events} old change event(s)");
+    let mut conn = connect(settings)?;
+    let flushed = db::flush_expired(&mut conn, Utc::now().naive_utc())?;
+    println!(
+        "deleted {} expired refresh token(s), {} expired session(s) and {} old change event(s)",
+        flushed.refresh_tokens, flushed.families, flushed.events
+    );
     Ok(())
 }
 

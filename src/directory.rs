@@ -1,22 +1,16 @@
 //! The user directory: what Bearer authentication needs to know of a user
 //! (name, active flag), cached in memory so an authenticated request does not
 //! query the database. Changes made anywhere (another instance, the CLI) reach
-//! every instance through the `auth_events` feed, which [`spawn_sync`] polls;
+//! every instance through the `auth_events` feed, which `crate::sync` polls;
 //! they are enforced within `cache.sync_interval_ms`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use crate::db::events::{self, Event};
 use crate::db::users::User;
-use crate::db::{DbConnection, Pool};
-
-/// Events read per poll.
-const EVENT_BATCH: i64 = 1000;
 
 /// What the directory keeps of a user: never the password hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,45 +85,6 @@ impl UserDirectory {
             entries.remove(&id);
         }
     }
-
-    /// Applies a batch of events read from the feed.
-    pub fn apply(&self, batch: &[(i64, Event)]) {
-        if !batch.is_empty() {
-            self.invalidate(batch.iter().map(|(_, Event::UserChanged(id))| *id));
-        }
-    }
-}
-
-/// Polls the event feed every `interval` from `after` on, applying each
-/// batch to `directory`, for as long as the runtime runs.
-pub fn spawn_sync(pool: Pool, directory: Arc<UserDirectory>, after: i64, interval: Duration) {
-    tokio::spawn(async move {
-        let mut last_seen = after;
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let pool = pool.clone();
-            let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let mut conn = pool.get()?;
-                let conn: &mut DbConnection = &mut conn;
-                Ok(events::since(conn, last_seen, EVENT_BATCH)?)
-            })
-            .await;
-            match read {
-                Ok(Ok(batch)) => {
-                    if let Some((id, _)) = batch.last() {
-                        last_seen = *id;
-                    }
-                    directory.apply(&batch);
-                }
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "could not read the change feed; retrying")
-                }
-                Err(error) => tracing::warn!(%error, "change feed task failed; retrying"),
-            }
-        }
-    });
 }
 
 #[cfg(test)]
@@ -158,11 +113,11 @@ mod tests {
     }
 
     #[test]
-    fn events_drop_the_users_they_name() {
+    fn invalidation_drops_the_users_it_names() {
         let directory = UserDirectory::new(10);
         directory.insert(user(1, true), directory.epoch());
         directory.insert(user(2, true), directory.epoch());
-        directory.apply(&[(7, Event::UserChanged(2))]);
+        directory.invalidate([2]);
         assert!(directory.get(1).is_some());
         assert!(directory.get(2).is_none());
     }

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
 use crate::db::DbError;
-use crate::db::refresh_tokens::{Refusal, StoreError};
+use crate::db::refresh_tokens::Refusal;
 use crate::tokens::TokenError;
 
 /// Field name and its messages, in the serializer's field order.
@@ -76,13 +76,13 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Query(e) => e.into(),
-            StoreError::Refused(Refusal::Unknown) => Self::Token(TokenError::Invalid),
-            StoreError::Refused(Refusal::Blacklisted) => Self::Token(TokenError::Blacklisted),
-            StoreError::Refused(Refusal::NoActiveUser) => Self::NoActiveAccountForToken,
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unknown => Self::Token(TokenError::Invalid),
+            Refusal::Blacklisted => Self::Token(TokenError::Blacklisted),
+            Refusal::SessionExpired => Self::Token(TokenError::Expired),
+            Refusal::NoActiveUser => Self::NoActiveAccountForToken,
         }
     }
 }

@@ -20,6 +20,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub jwt: JwtSettings,
+    pub sessions: SessionSettings,
     pub cache: CacheSettings,
     pub passwords: PasswordSettings,
     pub log: LogSettings,
@@ -93,6 +94,13 @@ impl std::fmt::Debug for JwtSettings {
             )
             .finish_non_exhaustive()
     }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SessionSettings {
+    pub absolute_lifetime_seconds: i64,
+    pub reuse_grace_seconds: i64,
+    pub cleanup_interval_seconds: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -223,6 +231,18 @@ impl Settings {
         {
             return invalid(
                 "jwt.user_id_claim, jwt.token_type_claim and jwt.jti_claim must be distinct, non-empty names"
+                    .to_owned(),
+            );
+        }
+        if self.sessions.absolute_lifetime_seconds < self.jwt.refresh_token_lifetime_seconds {
+            return invalid(
+                "sessions.absolute_lifetime_seconds must be at least jwt.refresh_token_lifetime_seconds"
+                    .to_owned(),
+            );
+        }
+        if !(0..=300).contains(&self.sessions.reuse_grace_seconds) {
+            return invalid(
+                "sessions.reuse_grace_seconds must be between 0 and 300; a long grace lets a stolen token be replayed"
                     .to_owned(),
             );
         }

@@ -10,11 +10,13 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::db::{self, Database};
-use crate::directory::{self, UserDirectory};
+use crate::directory::UserDirectory;
 use crate::passwords::PasswordHasher;
+use crate::revocation::RevokedSessions;
 use crate::routes::{self, input::BodyLimit};
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::sync;
 use crate::tokens::{self, KeySet, TokenService};
 
 pub struct Application {
@@ -26,13 +28,20 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let state = build_state(settings)?;
-        let feed_position = db::events::latest_id(&mut *state.db.pool().get()?)?;
-        directory::spawn_sync(
+        let feed_position = sync::warm_start(&mut *state.db.pool().get()?, &state.revoked)?;
+        sync::spawn(
             state.db.pool().clone(),
             state.directory.clone(),
+            state.revoked.clone(),
             feed_position,
             state.settings.cache.sync_interval(),
         );
+        if state.settings.sessions.cleanup_interval_seconds > 0 {
+            spawn_cleanup(
+                state.db.clone(),
+                Duration::from_secs(state.settings.sessions.cleanup_interval_seconds),
+            );
+        }
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -85,6 +94,10 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         hasher: PasswordHasher::new(settings.passwords.iterations),
         db: Database::new(pool),
         directory: Arc::new(UserDirectory::new(settings.cache.users_capacity)),
+        revoked: Arc::new(RevokedSessions::new(
+            settings.jwt.access_token_lifetime_seconds,
+            settings.jwt.leeway_seconds,
+        )),
         settings: Arc::new(settings),
     })
 }
@@ -105,6 +118,27 @@ fn load_keys(settings: &Settings) -> anyhow::Result<KeySet> {
         settings.jwt.signing_key.as_bytes().to_vec()
     };
     KeySet::hmac(&secret, algorithm, kid)
+}
+
+/// Deletes expired tokens, sessions and old events every `interval`, on the
+/// blocking pool, in batches.
+fn spawn_cleanup(db: Database, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match db
+                .run(|conn| db::flush_expired(conn, chrono::Utc::now().naive_utc()))
+                .await
+            {
+                Ok(flushed) => tracing::info!(?flushed, "expired rows deleted"),
+                Err(error) => {
+                    tracing::warn!(%error, "cleanup failed; retrying at the next interval")
+                }
+            }
+        }
+    });
 }
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {

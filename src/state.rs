@@ -7,6 +7,7 @@ use crate::db::Database;
 use crate::db::rotations::RotationBatcher;
 use crate::directory::UserDirectory;
 use crate::passwords::PasswordHasher;
+use crate::revocation::RevokedSessions;
 use crate::settings::Settings;
 use crate::tokens::TokenService;
 
@@ -17,6 +18,7 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub hasher: PasswordHasher,
     pub directory: Arc<UserDirectory>,
+    pub revoked: Arc<RevokedSessions>,
     /// Group commit for default rotations, on PostgreSQL.
     pub rotations: Option<Arc<RotationBatcher>>,
 }

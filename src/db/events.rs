@@ -9,10 +9,12 @@ use super::DbConnection;
 use super::schema::auth_events;
 
 /// What changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A user's name, password, active flag or existence changed.
     UserChanged(i64),
+    /// A token family (session) was revoked: its access tokens must go.
+    FamilyRevoked(String),
 }
 
 /// Records `event`; call inside the transaction that makes the change.
@@ -22,10 +24,14 @@ pub fn publish(conn: &mut DbConnection, event: Event, now: NaiveDateTime) -> Que
         // allocated, so a reader's "id > last seen" never skips one.
         diesel::sql_query("LOCK TABLE auth_events IN EXCLUSIVE MODE").execute(pg)?;
     }
-    let Event::UserChanged(user_id) = event;
+    let (user_id, family_id) = match event {
+        Event::UserChanged(user_id) => (Some(user_id), None),
+        Event::FamilyRevoked(family_id) => (None, Some(family_id)),
+    };
     diesel::insert_into(auth_events::table)
         .values((
-            auth_events::user_id.eq(Some(user_id)),
+            auth_events::user_id.eq(user_id),
+            auth_events::family_id.eq(family_id),
             auth_events::created_at.eq(now),
         ))
         .execute(conn)
@@ -42,15 +48,23 @@ pub fn latest_id(conn: &mut DbConnection) -> QueryResult<i64> {
 
 /// Events after `after`, oldest first, with their ids.
 pub fn since(conn: &mut DbConnection, after: i64, limit: i64) -> QueryResult<Vec<(i64, Event)>> {
-    let rows: Vec<(i64, Option<i64>)> = auth_events::table
+    let rows: Vec<(i64, Option<i64>, Option<String>)> = auth_events::table
         .filter(auth_events::id.gt(after))
         .order(auth_events::id)
         .limit(limit)
-        .select((auth_events::id, auth_events::user_id))
+        .select((
+            auth_events::id,
+            auth_events::user_id,
+            auth_events::family_id,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, user)| user.map(|user| (id, Event::UserChanged(user))))
+        .filter_map(|(id, user, family)| match (user, family) {
+            (Some(user), _) => Some((id, Event::UserChanged(user))),
+            (None, Some(family)) => Some((id, Event::FamilyRevoked(family))),
+            (None, None) => None,
+        })
         .collect())
 }
 

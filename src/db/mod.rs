@@ -3,6 +3,7 @@
 //! The table-specific queries live in [`users`] and [`refresh_tokens`].
 
 pub mod events;
+pub mod families;
 pub mod refresh_tokens;
 pub mod rotations;
 pub mod schema;
@@ -143,6 +144,33 @@ impl From<r2d2::PoolError> for DbError {
     fn from(error: r2d2::PoolError) -> Self {
         Self::Unavailable(error.to_string())
     }
+}
+
+/// Rows deleted per statement by the cleanup.
+const FLUSH_BATCH: i64 = 1000;
+
+/// What one cleanup deleted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Flushed {
+    pub refresh_tokens: usize,
+    pub families: usize,
+    pub events: usize,
+}
+
+/// Deletes expired refresh tokens, sessions past their absolute end (their
+/// tokens go with them) and change events every instance has long read, in
+/// batches so no statement holds locks for long. The `expires_at` indexes make
+/// each batch an index range scan.
+pub fn flush_expired(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+) -> Result<Flushed, DbError> {
+    Ok(Flushed {
+        refresh_tokens: refresh_tokens::delete_expired(conn, now, FLUSH_BATCH)?,
+        families: families::delete_expired(conn, now, FLUSH_BATCH)?,
+        // Instances read the feed within a fraction of a second; a day is ample.
+        events: events::delete_older_than(conn, now - chrono::Duration::days(1))?,
+    })
 }
 
 /// Builds the pool. For SQLite, creates the file's directory first so the

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use super::refresh_tokens::{self, Rotation};
+use super::refresh_tokens::{self, Recorded, Rotation};
 use super::{DbConnection, DbError, Pool};
 
 /// Rotations per statement at most.
 const MAX_BATCH: usize = 128;
 
-type Reply = oneshot::Sender<Result<bool, DbError>>;
+type Reply = oneshot::Sender<Result<Option<Recorded>, DbError>>;
 
 pub struct RotationBatcher {
     queue: Mutex<Sender<(Rotation, Reply)>>,
@@ -40,9 +40,9 @@ impl RotationBatcher {
         })
     }
 
-    /// Claims `rotation.parent_jti` and records its child; `Ok(false)` when
-    /// the parent was not usable or its owner was refused.
-    pub async fn rotate(&self, rotation: Rotation) -> Result<bool, DbError> {
+    /// Claims `rotation.parent_jti` and records its child; `Ok(None)` when it
+    /// claimed nothing (the caller settles why with `refresh_tokens::refresh`).
+    pub async fn rotate(&self, rotation: Rotation) -> Result<Option<Recorded>, DbError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .lock()
@@ -80,15 +80,17 @@ fn write_batches(pool: &Pool, pending: &Mutex<Receiver<(Rotation, Reply)>>) {
                 if parents.insert(rotation.parent_jti.clone()) {
                     Some((rotation, reply))
                 } else {
-                    let _ = reply.send(Ok(false));
+                    let _ = reply.send(Ok(None));
                     None
                 }
             })
             .unzip();
         match write(pool, &rotations) {
             Ok(recorded) => {
+                let mut recorded: std::collections::HashMap<String, Recorded> =
+                    recorded.into_iter().map(|r| (r.jti.clone(), r)).collect();
                 for (rotation, reply) in rotations.iter().zip(replies) {
-                    let _ = reply.send(Ok(recorded.contains(&rotation.child.jti)));
+                    let _ = reply.send(Ok(recorded.remove(&rotation.child.jti)));
                 }
             }
             Err(error) => {
@@ -104,10 +106,7 @@ fn write_batches(pool: &Pool, pending: &Mutex<Receiver<(Rotation, Reply)>>) {
     }
 }
 
-fn write(
-    pool: &Pool,
-    rotations: &[Rotation],
-) -> Result<std::collections::HashSet<String>, DbError> {
+fn write(pool: &Pool, rotations: &[Rotation]) -> Result<Vec<Recorded>, DbError> {
     let mut conn = pool.get()?;
     let conn: &mut DbConnection = &mut conn;
     match conn {

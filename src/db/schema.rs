@@ -26,12 +26,29 @@ diesel::table! {
 }
 
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, auth_events);
+diesel::joinable!(refresh_tokens -> token_families (family_id));
+diesel::joinable!(token_families -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, auth_events, token_families);
 
 diesel::table! {
     auth_events (id) {
         id -> BigInt,
         user_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        family_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    token_families (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::events::{self, Event};
+use super::families::{self, Reason};
 use super::schema::users;
 use super::{DbConnection, write_transaction};
 
@@ -106,8 +107,9 @@ pub fn record_login(
 }
 
 /// Returns whether a user of that name existed.
+/// Every session of the user ends: whoever held the old password may hold a token.
 pub fn set_password(conn: &mut DbConnection, username: &str, hash: &str) -> QueryResult<bool> {
-    change_user(conn, username, |conn, id| {
+    change_user(conn, username, Some(Reason::PasswordChanged), |conn, id| {
         diesel::update(users::table.find(id))
             .set(users::password.eq(hash))
             .execute(conn)
@@ -116,8 +118,10 @@ pub fn set_password(conn: &mut DbConnection, username: &str, hash: &str) -> Quer
 }
 
 /// Returns whether a user of that name existed.
+/// Deactivating ends every session of the user.
 pub fn set_active(conn: &mut DbConnection, username: &str, active: bool) -> QueryResult<bool> {
-    change_user(conn, username, |conn, id| {
+    let revoke = (!active).then_some(Reason::UserDeactivated);
+    change_user(conn, username, revoke, |conn, id| {
         diesel::update(users::table.find(id))
             .set(users::is_active.eq(active))
             .execute(conn)
@@ -128,18 +132,20 @@ pub fn set_active(conn: &mut DbConnection, username: &str, active: bool) -> Quer
 /// Deletes the user and, through the foreign key, their refresh tokens.
 /// Returns whether a user of that name existed.
 pub fn delete(conn: &mut DbConnection, username: &str) -> QueryResult<bool> {
-    change_user(conn, username, |conn, id| {
+    change_user(conn, username, None, |conn, id| {
         diesel::delete(users::table.find(id))
             .execute(conn)
             .map(drop)
     })
 }
 
-/// Applies `change` to the named user and publishes the change, so running
-/// instances drop what they cached of the user; one transaction.
+/// Applies `change` to the named user, revokes their sessions if `revoke`
+/// says why, and publishes the change so running instances drop what they
+/// cached; one transaction.
 fn change_user(
     conn: &mut DbConnection,
     username: &str,
+    revoke: Option<Reason>,
     change: impl FnOnce(&mut DbConnection, i64) -> QueryResult<()>,
 ) -> QueryResult<bool> {
     write_transaction(conn, |conn| {
@@ -151,8 +157,12 @@ fn change_user(
         let Some(id) = id else {
             return Ok(false);
         };
+        let now = chrono::Utc::now().naive_utc();
+        if let Some(reason) = revoke {
+            families::revoke_all_for_user(conn, id, reason, now)?;
+        }
         change(conn, id)?;
-        events::publish(conn, Event::UserChanged(id), chrono::Utc::now().naive_utc())?;
+        events::publish(conn, Event::UserChanged(id), now)?;
         Ok(true)
     })
 }

@@ -3,7 +3,9 @@
 
 mod health;
 pub mod input;
+mod logout_all;
 mod me;
+mod sessions;
 mod token_blacklist;
 mod token_obtain;
 mod token_refresh;
@@ -18,6 +20,7 @@ use crate::error::ApiError;
 
 const POST_ONLY: &str = "POST, OPTIONS";
 const GET_ONLY: &str = "GET, HEAD, OPTIONS";
+const DELETE_ONLY: &str = "DELETE, OPTIONS";
 
 /// Registers every route. Each endpoint answers with and without its
 /// trailing slash (Simple JWT redirects and loses the body), 405 for other
@@ -59,6 +62,32 @@ fn api_routes(api: &mut web::ServiceConfig) {
             "Token Blacklist",
             token_blacklist::blacklist,
         ));
+    }
+    for path in ["/token/logout-all/", "/token/logout-all"] {
+        api.service(post_endpoint(path, "Logout All", logout_all::logout_all));
+    }
+    for path in ["/sessions/", "/sessions"] {
+        api.service(
+            web::resource(path)
+                .route(web::get().to(sessions::list))
+                .route(web::head().to(sessions::list))
+                .route(web::method(Method::OPTIONS).to(|| async { options("Sessions", GET_ONLY) }))
+                .default_service(web::to(|req: HttpRequest| async move {
+                    not_allowed(&req, GET_ONLY)
+                })),
+        );
+    }
+    for path in ["/sessions/{id}/", "/sessions/{id}"] {
+        api.service(
+            web::resource(path)
+                .route(web::delete().to(sessions::delete))
+                .route(
+                    web::method(Method::OPTIONS).to(|| async { options("Session", DELETE_ONLY) }),
+                )
+                .default_service(web::to(|req: HttpRequest| async move {
+                    not_allowed(&req, DELETE_ONLY)
+                })),
+        );
     }
     for path in ["/me/", "/me"] {
         api.service(

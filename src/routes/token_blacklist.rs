@@ -1,7 +1,8 @@
-//! `POST /api/token/blacklist/`: logout, by retiring a refresh token.
+//! `POST /api/token/blacklist/`: logout. Retires the refresh token and ends
+//! its session: every token of the family, access tokens included.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use serde_json::json;
 
 use crate::db::refresh_tokens::{self, Adoption};
@@ -25,16 +26,26 @@ pub async fn blacklist(
                 user_id,
                 issued_at: token.issued_at.unwrap_or_else(|| now.naive_utc()),
                 expires_at: token.expires_at,
+                family_expires_at: now.naive_utc()
+                    + Duration::seconds(state.settings.sessions.absolute_lifetime_seconds),
             })
         }
         _ => None,
     };
-    state
+    let jti = token.jti.clone();
+    let logout = state
         .db
         .run(move |conn| {
-            refresh_tokens::blacklist(conn, &token.jti, adopt.as_ref(), now.naive_utc())
+            refresh_tokens::blacklist(conn, &jti, adopt.as_ref(), now.naive_utc())
                 .map_err(ApiError::from)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    if let Some(family) = logout.revoked_family {
+        // Enforced here at once; on other instances within the sync interval.
+        state.revoked.insert(family, now.naive_utc());
+    }
+    match logout.refusal {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(HttpResponse::Ok().json(json!({}))),
+    }
 }

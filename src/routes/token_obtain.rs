@@ -1,19 +1,26 @@
 //! `POST /api/token/`: username and password for a refresh and an access token.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::USER_AGENT;
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
+use crate::db::families::{self, NewFamily};
 use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::{users, write_transaction};
 use crate::error::ApiError;
 use crate::passwords::{Password, Verification};
 use crate::routes::input::RequestFields;
 use crate::state::AppState;
+use crate::tokens::TokenType;
+
+/// User agents are kept for the sessions list; longer ones are cut.
+const MAX_USER_AGENT: usize = 512;
 
 #[tracing::instrument(name = "obtain", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn obtain(
     state: web::Data<AppState>,
+    request: HttpRequest,
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = fields.strings(["username", "password"])?;
@@ -46,14 +53,30 @@ pub async fn obtain(
     tracing::Span::current().record("user_id", user.id);
 
     let now = Utc::now();
-    let (refresh, access) = state.tokens.issue_pair(user.id, now);
-    let record = NewRefreshToken {
-        jti: refresh.jti.clone(),
+    let family_id = uuid::Uuid::new_v4().simple().to_string();
+    let stamp = state.tokens.stamp(TokenType::Refresh, now);
+    let family = NewFamily {
+        id: family_id.clone(),
         user_id: user.id,
-        family_id: uuid::Uuid::new_v4().simple().to_string(),
+        created_at: now.naive_utc(),
+        last_used_at: now.naive_utc(),
+        expires_at: now.naive_utc()
+            + chrono::Duration::seconds(state.settings.sessions.absolute_lifetime_seconds),
+        client_ip: request.peer_addr().map(|peer| peer.ip().to_string()),
+        user_agent: request.headers().get(USER_AGENT).map(|agent| {
+            String::from_utf8_lossy(agent.as_bytes())
+                .chars()
+                .take(MAX_USER_AGENT)
+                .collect()
+        }),
+    };
+    let record = NewRefreshToken {
+        jti: stamp.jti.clone(),
+        user_id: user.id,
+        family_id: family_id.clone(),
         parent_jti: None,
-        issued_at: refresh.issued_at,
-        expires_at: refresh.expires_at,
+        issued_at: stamp.issued_at,
+        expires_at: stamp.expires_at,
     };
     let last_login = state
         .settings
@@ -73,11 +96,13 @@ pub async fn obtain(
                     // Deleted between the password check and now.
                     return Err(ApiError::BadCredentials);
                 }
+                families::create(conn, &family)?;
                 refresh_tokens::record(conn, &record)?;
                 Ok(())
             })
         })
         .await?;
 
+    let (refresh, access) = state.tokens.issue_pair(user.id, &family_id, &stamp, now);
     Ok(HttpResponse::Ok().json(json!({ "refresh": refresh.token, "access": access.token })))
 }

@@ -1,6 +1,6 @@
 //! `POST /api/token/verify/`: is this token (of any type) valid? Access tokens
-//! are checked without touching the database; refresh tokens are also looked
-//! up in the allow-list.
+//! are checked without touching the database (their session against the
+//! in-memory revoked set); refresh tokens are also looked up in the allow-list.
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -18,6 +18,16 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let [raw] = fields.strings(["token"])?;
     let token = state.tokens.decode(&raw)?;
+    if state
+        .tokens
+        .session(&token)
+        .is_some_and(|sid| state.revoked.is_revoked(sid))
+    {
+        return Err(match token.token_type.as_deref() {
+            Some(kind) if kind == TokenType::Refresh.as_str() => ApiError::VerifyBlacklisted,
+            _ => TokenError::Blacklisted.into(),
+        });
+    }
     if token.token_type.as_deref() == Some(TokenType::Refresh.as_str()) {
         let jti = token.jti.clone();
         let status = state

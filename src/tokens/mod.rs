@@ -86,6 +86,19 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
+/// The claims that make one token that token: set afresh for every token,
+/// or taken from the store to sign a recorded token again, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    pub jti: String,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// The claim naming the token family (session) a token belongs to, as
+/// OpenID Connect names a session.
+pub const SESSION_CLAIM: &str = "sid";
+
 /// How a token names its user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserClaim {
@@ -147,26 +160,54 @@ impl TokenService {
         self.refresh_lifetime
     }
 
-    /// A refresh and an access token for a fresh login, sharing `iat`.
-    pub fn issue_pair(&self, user_id: i64, now: DateTime<Utc>) -> (IssuedToken, IssuedToken) {
+    /// A fresh stamp for a token of `kind` issued at `now`.
+    pub fn stamp(&self, kind: TokenType, now: DateTime<Utc>) -> Stamp {
+        let lifetime = match kind {
+            TokenType::Access => self.access_lifetime,
+            TokenType::Refresh => self.refresh_lifetime,
+        };
+        let iat = now.timestamp();
+        Stamp {
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            issued_at: timestamp(iat),
+            expires_at: timestamp(iat + lifetime.num_seconds()),
+        }
+    }
+
+    /// A refresh and an access token for a fresh login in session `sid`,
+    /// sharing `iat`.
+    pub fn issue_pair(
+        &self,
+        user_id: i64,
+        sid: &str,
+        refresh: &Stamp,
+        now: DateTime<Utc>,
+    ) -> (IssuedToken, IssuedToken) {
         let mut carried = Map::new();
         // Simple JWT writes the id as a string.
         carried.insert(
             self.user_id_claim.clone(),
             Value::String(user_id.to_string()),
         );
-        let refresh = self.issue(TokenType::Refresh, &carried, now);
-        let access = self.issue(TokenType::Access, &carried, now);
+        carried.insert(SESSION_CLAIM.to_owned(), Value::from(sid));
+        let refresh = self.sign(TokenType::Refresh, &carried, refresh);
+        let access = self.sign(
+            TokenType::Access,
+            &carried,
+            &self.stamp(TokenType::Access, now),
+        );
         (refresh, access)
     }
 
-    /// A new token of `kind` carrying `from`'s claims except the ones every
-    /// token gets afresh (type, exp, iat, jti), as Simple JWT's refresh does.
+    /// A token of `kind` in session `sid` carrying `from`'s claims except the
+    /// ones every token gets afresh (type, exp, iat, jti), as Simple JWT's
+    /// refresh does.
     pub fn issue_from(
         &self,
         kind: TokenType,
         from: &ValidatedToken,
-        now: DateTime<Utc>,
+        sid: &str,
+        stamp: &Stamp,
     ) -> IssuedToken {
         let fresh = [
             self.token_type_claim.as_str(),
@@ -176,34 +217,27 @@ impl TokenService {
             "iss",
             "aud",
         ];
-        let carried: Map<String, Value> = from
+        let mut carried: Map<String, Value> = from
             .claims
             .iter()
             .filter(|(name, _)| !fresh.contains(&name.as_str()))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        self.issue(kind, &carried, now)
+        carried.insert(SESSION_CLAIM.to_owned(), Value::from(sid));
+        self.sign(kind, &carried, stamp)
     }
 
-    fn issue(
-        &self,
-        kind: TokenType,
-        carried: &Map<String, Value>,
-        now: DateTime<Utc>,
-    ) -> IssuedToken {
-        let lifetime = match kind {
-            TokenType::Access => self.access_lifetime,
-            TokenType::Refresh => self.refresh_lifetime,
-        };
-        let iat = now.timestamp();
-        let exp = iat + lifetime.num_seconds();
-        let jti = uuid::Uuid::new_v4().simple().to_string();
+    fn sign(&self, kind: TokenType, carried: &Map<String, Value>, stamp: &Stamp) -> IssuedToken {
+        let (iat, exp) = (
+            stamp.issued_at.and_utc().timestamp(),
+            stamp.expires_at.and_utc().timestamp(),
+        );
         // Simple JWT's claim order: token_type, exp, iat, jti, then the rest.
         let mut claims = Map::new();
         claims.insert(self.token_type_claim.clone(), Value::from(kind.as_str()));
         claims.insert("exp".to_owned(), Value::from(exp));
         claims.insert("iat".to_owned(), Value::from(iat));
-        claims.insert(self.jti_claim.clone(), Value::from(jti.as_str()));
+        claims.insert(self.jti_claim.clone(), Value::from(stamp.jti.as_str()));
         for (name, value) in carried {
             claims.insert(name.clone(), value.clone());
         }
@@ -225,9 +259,9 @@ impl TokenService {
                 .expect("signing with a validated key cannot fail");
         IssuedToken {
             token: format!("{message}.{signature}"),
-            jti,
-            issued_at: timestamp(iat),
-            expires_at: timestamp(exp),
+            jti: stamp.jti.clone(),
+            issued_at: stamp.issued_at,
+            expires_at: stamp.expires_at,
         }
     }
 
@@ -344,6 +378,12 @@ impl TokenService {
         }
     }
 
+    /// The session the token belongs to; tokens from before sessions (and
+    /// adopted Simple JWT tokens) have none.
+    pub fn session<'a>(&self, token: &'a ValidatedToken) -> Option<&'a str> {
+        token.claims.get(SESSION_CLAIM).and_then(Value::as_str)
+    }
+
     pub fn user_claim(&self, token: &ValidatedToken) -> UserClaim {
         match token.claims.get(&self.user_id_claim) {
             None | Some(Value::Null) => UserClaim::Missing,
@@ -436,12 +476,21 @@ mod tests {
     #[test]
     fn issued_tokens_round_trip_with_simple_jwt_claims() {
         let service = service();
-        let (refresh, access) = service.issue_pair(42, Utc::now());
+        let now = Utc::now();
+        let stamp = service.stamp(TokenType::Refresh, now);
+        let (refresh, access) = service.issue_pair(42, "family", &stamp, now);
         let decoded = service
             .decode_as(&access.token, TokenType::Access)
             .expect("valid");
         let names: Vec<&str> = decoded.claims.keys().map(String::as_str).collect();
-        assert_eq!(names, ["token_type", "exp", "iat", "jti", "user_id"]);
+        assert_eq!(names, ["token_type", "exp", "iat", "jti", "user_id", "sid"]);
+        assert_eq!(service.session(&decoded), Some("family"));
+        let parent = service.decode(&refresh.token).expect("valid");
+        let again = service.issue_from(TokenType::Refresh, &parent, "family", &stamp);
+        assert_eq!(
+            again.token, refresh.token,
+            "the same stamp signs the same token"
+        );
         assert_eq!(decoded.claims["user_id"], "42");
         assert_eq!(decoded.jti.len(), 32);
         assert!(

@@ -84,9 +84,44 @@ async fn users_are_managed_from_the_command_line() {
         text(&listed.stdout)
     );
 
+    let owner = app
+        .with_db(|conn| latchkey::db::users::find_by_username(conn, "carol").expect("query"))
+        .await
+        .expect("carol");
+    let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(2);
+    app.with_db(move |conn| {
+        let family = latchkey::db::families::NewFamily {
+            id: "old-family".to_owned(),
+            user_id: owner.id,
+            created_at: long_ago,
+            last_used_at: long_ago,
+            expires_at: long_ago + chrono::Duration::days(1),
+            client_ip: None,
+            user_agent: None,
+        };
+        latchkey::db::families::create(conn, &family).expect("family");
+        for n in 0..3 {
+            let token = latchkey::db::refresh_tokens::NewRefreshToken {
+                jti: format!("expired-{n}"),
+                user_id: owner.id,
+                family_id: "old-family".to_owned(),
+                parent_jti: None,
+                issued_at: long_ago,
+                expires_at: long_ago + chrono::Duration::days(1),
+            };
+            latchkey::db::refresh_tokens::record(conn, &token).expect("recorded");
+        }
+    })
+    .await;
     let flushed = latchkey(&url, &["flush-expired"], "");
     assert!(
-        text(&flushed.stdout).contains("deleted 0 expired"),
+        text(&flushed.stdout).contains("deleted 3 expired refresh token(s), 1 expired session(s)"),
+        "{}",
+        text(&flushed.stdout)
+    );
+    let flushed = latchkey(&url, &["flush-expired"], "");
+    assert!(
+        text(&flushed.stdout).contains("deleted 0 expired refresh token(s), 0 expired session(s)"),
         "{}",
         text(&flushed.stdout)
     );

@@ -10,4 +10,5 @@ mod helpers;
 mod obtain;
 mod refresh;
 mod requests;
+mod sessions;
 mod verify;

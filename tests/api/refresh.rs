@@ -9,7 +9,8 @@ use crate::helpers::{
 
 #[tokio::test]
 async fn a_valid_refresh_rotates_and_the_old_token_is_blacklisted() {
-    let app = spawn_app().await;
+    // Without the grace window, which would answer the second use with the same child.
+    let app = spawn_app_with(|s| s.sessions.reuse_grace_seconds = 0).await;
     let user = app.create_user("alice", "pw").await;
     let pair = app.obtain_pair(&user).await;
 
@@ -30,20 +31,21 @@ async fn a_valid_refresh_rotates_and_the_old_token_is_blacklisted() {
     assert_eq!(access["token_type"], "access");
     assert_eq!(access["user_id"], user.id.to_string());
     let names: Vec<&String> = access.as_object().unwrap().keys().collect();
-    assert_eq!(names, ["token_type", "exp", "iat", "jti", "user_id"]);
+    assert_eq!(names, ["token_type", "exp", "iat", "jti", "user_id", "sid"]);
+    assert_eq!(access["sid"], old["sid"], "the session carries on");
 
-    assert_response(
-        app.refresh(&pair.refresh).await,
-        401,
-        token_error("Token is blacklisted"),
-    )
-    .await;
     assert_eq!(
         app.refresh(body["refresh"].as_str().unwrap())
             .await
             .status(),
         200
     );
+    assert_response(
+        app.refresh(&pair.refresh).await,
+        401,
+        token_error("Token is blacklisted"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -169,15 +171,22 @@ async fn deactivated_deleted_or_unrecognizable_users_have_no_active_account() {
         assert_response(app.refresh(&token).await, 401, no_account.clone()).await;
     }
 
-    // Refused, not consumed: reactivated, alice's token works again.
+    // Deactivation ended alice's sessions: reactivated, she logs in afresh.
     app.with_db(|conn| latchkey::db::users::set_active(conn, "alice", true).expect("update"))
         .await;
-    assert_eq!(app.refresh(&alice_pair.refresh).await.status(), 200);
+    assert_response(
+        app.refresh(&alice_pair.refresh).await,
+        401,
+        token_error("Token is blacklisted"),
+    )
+    .await;
+    assert_eq!(app.obtain("alice", "pw").await.status(), 200);
 }
 
 #[tokio::test]
 async fn twenty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
-    let app = spawn_app().await;
+    // Without the grace window, which answers retries with the winner's token.
+    let app = spawn_app_with(|s| s.sessions.reuse_grace_seconds = 0).await;
     let user = app.create_user("alice", "pw").await;
     let pair = app.obtain_pair(&user).await;
 
@@ -197,7 +206,13 @@ async fn twenty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
         statuses.push(status);
     }
     assert_eq!(winners.len(), 1, "statuses: {statuses:?}");
-    assert_eq!(app.refresh(&winners[0]).await.status(), 200);
+    // With no grace, the other nineteen uses were reuse: the session is over.
+    assert_response(
+        app.refresh(&winners[0]).await,
+        401,
+        token_error("Token is blacklisted"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -227,7 +242,11 @@ async fn with_blacklist_after_rotation_off_the_old_token_stays_usable() {
 
 #[tokio::test]
 async fn simple_jwt_tokens_are_adopted_once_when_migrating() {
-    let app = spawn_app_with(|s| s.jwt.adopt_unknown_refresh_tokens = true).await;
+    let app = spawn_app_with(|s| {
+        s.jwt.adopt_unknown_refresh_tokens = true;
+        s.sessions.reuse_grace_seconds = 0;
+    })
+    .await;
     let user = app.create_user("alice", "pw").await;
     let t = now();
     // As Simple JWT issued it before the cut-over (same key, no kid).
@@ -243,18 +262,20 @@ async fn simple_jwt_tokens_are_adopted_once_when_migrating() {
     let response = app.refresh(&legacy).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
-    assert_response(
-        app.refresh(&legacy).await,
-        401,
-        token_error("Token is blacklisted"),
-    )
-    .await;
+    // Adopted, it rotates like any other token: its child works ...
     assert_eq!(
         app.refresh(body["refresh"].as_str().unwrap())
             .await
             .status(),
         200
     );
+    // ... and the adopted token itself is used up.
+    assert_response(
+        app.refresh(&legacy).await,
+        401,
+        token_error("Token is blacklisted"),
+    )
+    .await;
     assert_eq!(app.refresh(&older).await.status(), 200);
 
     // Still refused: a stranger's token naming no user we have.

@@ -126,7 +126,7 @@ async fn options_describes_the_endpoint() {
 #[tokio::test]
 async fn paths_work_with_and_without_the_trailing_slash() {
     let app = spawn_app().await;
-    let user = app.create_user("alice", "pw").await;
+    app.create_user("alice", "pw").await;
 
     let response = app
         .post_json(
@@ -145,6 +145,14 @@ async fn paths_work_with_and_without_the_trailing_slash() {
         200
     );
     let response = app
+        .client
+        .get(app.url("/api/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let response = app
         .post_json("/api/token/refresh", &json!({"refresh": refresh}))
         .await;
     assert_eq!(response.status(), 200);
@@ -156,15 +164,14 @@ async fn paths_work_with_and_without_the_trailing_slash() {
             .status(),
         200
     );
-    let response = app
+    let sessions = app
         .client
-        .get(app.url("/api/me"))
+        .get(app.url("/api/sessions"))
         .bearer_auth(access)
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.status(), 200);
-    let _ = user;
+    assert_eq!(sessions.status(), 401, "logged out");
 }
 
 #[tokio::test]

@@ -1,0 +1,176 @@
+//! Token families: one per login (a session). Revoking a family ends the
+//! session everywhere: its refresh tokens are refused by the store, and its
+//! access tokens (which carry its id as `sid`) by every instance's revoked set,
+//! told through the change feed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::events::{self, Event};
+use super::schema::token_families;
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = token_families)]
+pub struct Family {
+    pub id: String,
+    pub user_id: i64,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = token_families)]
+pub struct NewFamily {
+    pub id: String,
+    pub user_id: i64,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Why a family was revoked, kept for audits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Logout,
+    LogoutAll,
+    SessionDeleted,
+    /// A rotated-out refresh token came back: the family may be stolen.
+    ReuseDetected,
+    PasswordChanged,
+    UserDeactivated,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::SessionDeleted => "session_deleted",
+            Self::ReuseDetected => "reuse_detected",
+            Self::PasswordChanged => "password_changed",
+            Self::UserDeactivated => "user_deactivated",
+        }
+    }
+}
+
+pub fn create(conn: &mut DbConnection, family: &NewFamily) -> QueryResult<()> {
+    diesel::insert_into(token_families::table)
+        .values(family)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Family>> {
+    token_families::table
+        .find(id)
+        .select(Family::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user's sessions that can still be used, newest first.
+pub fn live_for_user(
+    conn: &mut DbConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Family>> {
+    token_families::table
+        .filter(token_families::user_id.eq(user_id))
+        .filter(token_families::revoked_at.is_null())
+        .filter(token_families::expires_at.gt(now))
+        .order((token_families::created_at.desc(), token_families::id))
+        .select(Family::as_select())
+        .load(conn)
+}
+
+/// Revokes one family and publishes it; call inside the write transaction.
+/// Returns whether it was live.
+pub fn revoke(
+    conn: &mut DbConnection,
+    id: &str,
+    reason: Reason,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let revoked = diesel::update(
+        token_families::table
+            .find(id)
+            .filter(token_families::revoked_at.is_null()),
+    )
+    .set((
+        token_families::revoked_at.eq(now),
+        token_families::revoked_reason.eq(reason.as_str()),
+    ))
+    .execute(conn)?;
+    if revoked == 1 {
+        events::publish(conn, Event::FamilyRevoked(id.to_owned()), now)?;
+    }
+    Ok(revoked == 1)
+}
+
+/// Revokes every live family of a user; returns their ids.
+pub fn revoke_all_for_user(
+    conn: &mut DbConnection,
+    user_id: i64,
+    reason: Reason,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    let live: Vec<String> = token_families::table
+        .filter(token_families::user_id.eq(user_id))
+        .filter(token_families::revoked_at.is_null())
+        .filter(token_families::expires_at.gt(now))
+        .select(token_families::id)
+        .load(conn)?;
+    let mut revoked = Vec::with_capacity(live.len());
+    for id in live {
+        if revoke(conn, &id, reason, now)? {
+            revoked.push(id);
+        }
+    }
+    Ok(revoked)
+}
+
+/// Families revoked at or after `since`, for an instance filling its revoked set.
+pub fn revoked_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+    let rows: Vec<(String, Option<NaiveDateTime>)> = token_families::table
+        .filter(token_families::revoked_at.ge(since))
+        .select((token_families::id, token_families::revoked_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| at.map(|at| (id, at)))
+        .collect())
+}
+
+/// Deletes families whose absolute end has passed (their tokens go with
+/// them), `batch` rows per statement; returns how many.
+pub fn delete_expired(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    batch: i64,
+) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let expired: Vec<String> = token_families::table
+            .filter(token_families::expires_at.le(now))
+            .select(token_families::id)
+            .limit(batch)
+            .load(conn)?;
+        let deleted =
+            diesel::delete(token_families::table.filter(token_families::id.eq_any(&expired)))
+                .execute(conn)?;
+        total += deleted;
+        if (deleted as i64) < batch {
+            return Ok(total);
+        }
+    }
+}

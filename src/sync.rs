@@ -1,0 +1,80 @@
+//! Keeps this instance's in-memory state (user directory, revoked sessions)
+//! in step with the database: reads the `auth_events` feed every
+//! `cache.sync_interval_ms` and applies what changed. Polling works the same
+//! on both backends and needs no dedicated connection; the interval bounds how
+//! long a change made elsewhere takes to be enforced here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::events::{self, Event};
+use crate::db::{DbConnection, Pool, families};
+use crate::directory::UserDirectory;
+use crate::revocation::RevokedSessions;
+
+/// Events read per poll.
+const EVENT_BATCH: i64 = 1000;
+
+/// Where the feed stands now, and the revocations that still matter: read
+/// once at start, before serving.
+pub fn warm_start(conn: &mut DbConnection, revoked: &RevokedSessions) -> anyhow::Result<i64> {
+    let position = events::latest_id(conn)?;
+    let now = chrono::Utc::now().naive_utc();
+    for (family, at) in families::revoked_since(conn, now - revoked.retention())? {
+        revoked.insert(family, at);
+    }
+    Ok(position)
+}
+
+/// Applies a batch of events to the in-memory state.
+pub fn apply(batch: &[(i64, Event)], directory: &UserDirectory, revoked: &RevokedSessions) {
+    let now = chrono::Utc::now().naive_utc();
+    let mut changed_users = Vec::new();
+    for (_, event) in batch {
+        match event {
+            Event::UserChanged(id) => changed_users.push(*id),
+            Event::FamilyRevoked(family) => revoked.insert(family.clone(), now),
+        }
+    }
+    if !changed_users.is_empty() {
+        directory.invalidate(changed_users);
+    }
+}
+
+/// Polls the feed from `after` on, for as long as the runtime runs.
+pub fn spawn(
+    pool: Pool,
+    directory: Arc<UserDirectory>,
+    revoked: Arc<RevokedSessions>,
+    after: i64,
+    interval: Duration,
+) {
+    tokio::spawn(async move {
+        let mut last_seen = after;
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let pool = pool.clone();
+            let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let mut conn = pool.get()?;
+                let conn: &mut DbConnection = &mut conn;
+                Ok(events::since(conn, last_seen, EVENT_BATCH)?)
+            })
+            .await;
+            match read {
+                Ok(Ok(batch)) => {
+                    if let Some((id, _)) = batch.last() {
+                        last_seen = *id;
+                    }
+                    apply(&batch, &directory, &revoked);
+                    revoked.prune(chrono::Utc::now().naive_utc());
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "could not read the change feed; retrying")
+                }
+                Err(error) => tracing::warn!(%error, "change feed task failed; retrying"),
+            }
+        }
+    });
+}
