@@ -158,19 +158,13 @@ pub fn delete_expired(
     now: NaiveDateTime,
     batch: i64,
 ) -> QueryResult<usize> {
-    let mut total = 0;
-    loop {
+    super::delete_in_batches(batch, |limit| {
         let expired: Vec<String> = token_families::table
             .filter(token_families::expires_at.le(now))
             .select(token_families::id)
-            .limit(batch)
+            .limit(limit)
             .load(conn)?;
-        let deleted =
-            diesel::delete(token_families::table.filter(token_families::id.eq_any(&expired)))
-                .execute(conn)?;
-        total += deleted;
-        if (deleted as i64) < batch {
-            return Ok(total);
-        }
-    }
+        diesel::delete(token_families::table.filter(token_families::id.eq_any(&expired)))
+            .execute(conn)
+    })
 }

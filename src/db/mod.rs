@@ -146,6 +146,22 @@ impl From<r2d2::PoolError> for DbError {
     }
 }
 
+/// Runs `delete_batch(batch)` (which deletes at most `batch` rows and says
+/// how many) until a batch comes back short; returns the total.
+pub fn delete_in_batches(
+    batch: i64,
+    mut delete_batch: impl FnMut(i64) -> QueryResult<usize>,
+) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let deleted = delete_batch(batch)?;
+        total += deleted;
+        if (deleted as i64) < batch {
+            return Ok(total);
+        }
+    }
+}
+
 /// Rows deleted per statement by the cleanup.
 const FLUSH_BATCH: i64 = 1000;
 

@@ -497,19 +497,13 @@ pub fn delete_expired(
     now: NaiveDateTime,
     batch: i64,
 ) -> QueryResult<usize> {
-    let mut total = 0;
-    loop {
+    super::delete_in_batches(batch, |limit| {
         let expired: Vec<String> = refresh_tokens::table
             .filter(refresh_tokens::expires_at.le(now))
             .select(refresh_tokens::jti)
-            .limit(batch)
+            .limit(limit)
             .load(conn)?;
-        let deleted =
-            diesel::delete(refresh_tokens::table.filter(refresh_tokens::jti.eq_any(&expired)))
-                .execute(conn)?;
-        total += deleted;
-        if (deleted as i64) < batch {
-            return Ok(total);
-        }
-    }
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::jti.eq_any(&expired)))
+            .execute(conn)
+    })
 }

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Verify and /api/me/ with session revocation on, against the build from
+before sessions existed, side by side in one run.
+
+    python3 bench/compare_revocation.py     # BASELINE_REV=770bc70 ROUNDS=5 DURATION=8
+
+Both builds run on PostgreSQL at once, on two ports with two databases. The
+current build starts with REVOKED (default 10,000) revoked sessions, which it
+loads into memory, so every request goes through the revoked-session lookup.
+Each round measures both builds back to back, alternating which goes first;
+the result is the median of the per-round ratios. Needs wrk and psql.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench  # noqa: E402  (the shared helpers of bench/run.py)
+
+ROOT = bench.ROOT
+BASELINE_REV = os.environ.get("BASELINE_REV", "770bc70")
+REVOKED = int(os.environ.get("REVOKED", "10000"))
+CONNECTIONS = ["-t", "2", "-c", str(bench.CONNECTIONS)]
+SCRIPT = ["-s", str(ROOT / "bench" / "request.lua")]
+
+
+def build_baseline(workdir):
+    tree = Path(workdir) / "baseline"
+    bench.run(["git", "worktree", "add", "--detach", str(tree), BASELINE_REV], cwd=ROOT)
+    bench.run(["cargo", "build", "--release", "--locked", "--bin", "latchkey"], cwd=tree)
+    return tree / "target/release/latchkey"
+
+
+def start(binary, database, port, data_dir, seed_sql=None):
+    url = f"{bench.PGURL}/{database}"
+    psql = ["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{bench.PGURL}/postgres", "-c"]
+    bench.run(psql + [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
+    bench.run(psql + [f"CREATE DATABASE {database}"])
+    env = {
+        **os.environ,
+        "LATCHKEY_DATABASE__URL": url,
+        "LATCHKEY_JWT__SIGNING_KEY": "benchmark-secret-benchmark-secret-benchmark",
+        "LATCHKEY_SERVER__BIND": f"127.0.0.1:{port}",
+        "LATCHKEY_DATA_DIR": data_dir,
+        "LATCHKEY_LOG__FILTER": "error",
+        # Logins are not measured here.
+        "LATCHKEY_PASSWORDS__ITERATIONS": "1000",
+    }
+    bench.run([binary, "migrate"], env=env)
+    bench.run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=bench.PASSWORD + "\n")
+    if seed_sql:
+        bench.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", seed_sql])
+    server = subprocess.Popen([binary, "serve"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, base
+
+
+def access_token(base):
+    request = urllib.request.Request(
+        base + "/api/token/",
+        json.dumps({"username": "bench", "password": bench.PASSWORD}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["access"]
+
+
+def measure_pair(base):
+    access = access_token(base)
+    verify = bench.wrk([*CONNECTIONS, *SCRIPT, f"{base}/api/token/verify/"],
+                       {"METHOD": "POST", "BODY": json.dumps({"token": access})})
+    me = bench.wrk([*CONNECTIONS, *SCRIPT, f"{base}/api/me/"], {"AUTHORIZATION": f"Bearer {access}"})
+    return verify, me
+
+
+def main():
+    print("building both releases ...", flush=True)
+    bench.run(["cargo", "build", "--release", "--locked", "--bin", "latchkey"], cwd=ROOT)
+    workdir = tempfile.mkdtemp(prefix="latchkey-compare-")
+    servers = []
+    try:
+        baseline_binary = build_baseline(workdir)
+        seed = (
+            "INSERT INTO token_families (id, user_id, created_at, last_used_at, expires_at, revoked_at, revoked_reason) "
+            f"SELECT 'revoked-' || i, 1, now(), now(), now() + interval '30 days', now(), 'logout' "
+            f"FROM generate_series(1, {REVOKED}) i"
+        )
+        servers.append(start(ROOT / "target/release/latchkey", "latchkey_bench_current", bench.PORT,
+                             f"{workdir}/current", seed))
+        servers.append(start(baseline_binary, "latchkey_bench_baseline", bench.PORT + 1, f"{workdir}/baseline"))
+        (_, current), (_, baseline) = servers
+        rows = {"current": {"verify": [], "me": []}, "baseline": {"verify": [], "me": []}}
+        for round_number in range(1, bench.ROUNDS + 1):
+            print(f"round {round_number}/{bench.ROUNDS}", flush=True)
+            order = [("current", current), ("baseline", baseline)]
+            if round_number % 2 == 0:
+                order.reverse()
+            for name, base in order:
+                verify, me = measure_pair(base)
+                rows[name]["verify"].append(verify)
+                rows[name]["me"].append(me)
+    finally:
+        for server, _ in servers:
+            server.terminate()
+            server.wait()
+        subprocess.run(["git", "worktree", "remove", "--force", f"{workdir}/baseline"], cwd=ROOT,
+                       capture_output=True)
+    report(rows)
+
+
+def report(rows):
+    errors = sum(r["errors"] for side in rows.values() for runs in side.values() for r in runs)
+    lines = [
+        f"baseline={BASELINE_REV} revoked_sessions={REVOKED} rounds={bench.ROUNDS} "
+        f"duration={bench.DURATION}s connections={bench.CONNECTIONS}",
+        "",
+        "| endpoint | before sessions, req/s | with revocation, req/s | ratio (median per round) | within 10% |",
+        "|---|---|---|---|---|",
+    ]
+    for endpoint in ("verify", "me"):
+        before = [r["rps"] for r in rows["baseline"][endpoint]]
+        after = [r["rps"] for r in rows["current"][endpoint]]
+        ratio = statistics.median(a / b for a, b in zip(after, before))
+        lines.append(f"| {endpoint} | {statistics.median(before):.0f} | {statistics.median(after):.0f} | "
+                     f"{ratio:.2f}x | {'yes' if ratio >= 0.9 else 'NO'} |")
+    if errors:
+        lines += ["", f"INVALID RUN: {errors} non-2xx answers"]
+    text = "\n".join(lines)
+    print(json.dumps(rows))
+    print(text)
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "revocation.md").write_text(text + "\n")
+    if errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
