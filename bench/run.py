@@ -109,9 +109,13 @@ def main():
 def measure():
     lua = str(ROOT / "bench")
     pg_parents = 200_000
-    run(["psql", "-q", f"{PGURL}/{DATABASE}", "-c",
+    # One session per parent token, as logins make them.
+    run(["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{PGURL}/{DATABASE}", "-c",
+         "INSERT INTO token_families (id, user_id, created_at, last_used_at, expires_at) "
+         f"SELECT 'family-' || i, 1, now(), now(), now() + interval '30 days' FROM generate_series(1, {pg_parents}) i; "
          "INSERT INTO refresh_tokens (jti, user_id, family_id, issued_at, expires_at) "
-         f"SELECT 'parent-' || i, 1, 'family', now(), now() + interval '1 day' FROM generate_series(1, {pg_parents}) i"])
+         f"SELECT 'parent-' || i, 1, 'family-' || i, now(), now() + interval '1 day' "
+         f"FROM generate_series(1, {pg_parents}) i"])
     results = {name: [] for name in ("healthz", "verify", "me", "refresh", "refresh_few", "obtain",
                                       "pgbench", "pgbench_few")}
     connections = ["-t", "2", "-c", str(CONNECTIONS)]

@@ -11,6 +11,9 @@ use crate::db::write_transaction;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Longer path ids are not looked up.
+const MAX_SESSION_ID: usize = 64;
+
 pub async fn list(
     state: web::Data<AppState>,
     auth: Authenticated,
@@ -46,6 +49,11 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
+    // Session ids are 32 hex characters; anything else (a NUL byte would even
+    // be refused by PostgreSQL) names no session.
+    if id.len() > MAX_SESSION_ID || id.contains('\0') {
+        return Err(ApiError::NotFound);
+    }
     let user_id = auth.user.id;
     let now = Utc::now().naive_utc();
     let family = id.clone();

@@ -366,10 +366,14 @@ async fn users_list_and_end_their_own_sessions() {
         .as_str()
         .expect("sid")
         .to_owned();
+    // Ended already, someone else's, unknown, or not an id at all.
     for (id, expected) in [
         (laptop_sid, 404),
         (bobs_sid, 404),
         ("nonexistent".to_owned(), 404),
+        ("%00".to_owned(), 404),
+        ("x".repeat(5000), 404),
+        ("%27%20OR%20%271%27%3D%271".to_owned(), 404),
     ] {
         let response = delete(id, phone.access.clone()).await;
         assert_response(response, expected, json!({"detail": "Not found."})).await;
