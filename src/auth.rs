@@ -55,7 +55,7 @@ impl FromRequest for Authenticated {
                 state.ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
             let raw = raw_token(header.as_deref(), &state.settings.jwt.auth_header_types)?;
             let raw = std::str::from_utf8(raw)
-                .map_err(|_| ApiError::BearerTokenInvalid(crate::tokens::TokenError::Invalid))?;
+                .map_err(|_| ApiError::BearerTokenInvalid(TokenError::Invalid))?;
             let token = state
                 .tokens
                 .decode_as(raw, TokenType::Access)

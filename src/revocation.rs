@@ -53,14 +53,6 @@ impl RevokedSessions {
             entries.shrink_to_fit();
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

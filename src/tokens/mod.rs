@@ -156,10 +156,6 @@ impl TokenService {
         service
     }
 
-    pub fn refresh_lifetime(&self) -> chrono::Duration {
-        self.refresh_lifetime
-    }
-
     /// A fresh stamp for a token of `kind` issued at `now`.
     pub fn stamp(&self, kind: TokenType, now: DateTime<Utc>) -> Stamp {
         let lifetime = match kind {
