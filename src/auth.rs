@@ -65,20 +65,9 @@ impl FromRequest for Authenticated {
                 UserClaim::Unrecognized => return Err(ApiError::UserNotFound),
                 UserClaim::Id(id) => id,
             };
-            let user = match state.directory.get(user_id) {
-                Some(user) => user,
-                None => {
-                    let seen = state.directory.epoch();
-                    let user = state
-                        .db
-                        .run(move |conn| users::find_by_id(conn, user_id).map_err(ApiError::from))
-                        .await?
-                        .map(|user| Arc::new(DirectoryUser::from(user)))
-                        .ok_or(ApiError::UserNotFound)?;
-                    state.directory.insert(user.clone(), seen);
-                    user
-                }
-            };
+            let user = find_user(&state, user_id)
+                .await?
+                .ok_or(ApiError::UserNotFound)?;
             if state.settings.jwt.check_user_is_active && !user.is_active {
                 return Err(ApiError::UserInactive);
             }
@@ -94,6 +83,27 @@ impl FromRequest for Authenticated {
             Ok(Self { user, token })
         })
     }
+}
+
+/// The user with `user_id`, from the directory or, on a miss, the database
+/// (then remembered).
+pub async fn find_user(
+    state: &AppState,
+    user_id: i64,
+) -> Result<Option<Arc<DirectoryUser>>, ApiError> {
+    if let Some(user) = state.directory.get(user_id) {
+        return Ok(Some(user));
+    }
+    let seen = state.directory.epoch();
+    let user = state
+        .db
+        .run(move |conn| users::find_by_id(conn, user_id).map_err(ApiError::from))
+        .await?
+        .map(|user| Arc::new(DirectoryUser::from(user)));
+    if let Some(user) = &user {
+        state.directory.insert(user.clone(), seen);
+    }
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::db::{self, Pool, users};
 use crate::passwords::{Password, PasswordHasher};
 use crate::settings::Settings;
 use crate::startup::Application;
+use crate::tokens::{self, keys};
 
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
@@ -170,4 +171,40 @@ fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<Password> {
         "the password contains a NUL character"
     );
     Ok(Password::new(password))
+}
+
+pub fn generate_key(
+    settings: &Settings,
+    algorithm: &str,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let parsed = tokens::parse_algorithm(algorithm).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--alg {algorithm:?} is not one of {}",
+            tokens::ALGORITHM_NAMES.join(", ")
+        )
+    })?;
+    let key = keys::generate(parsed)?;
+    let path = out.unwrap_or_else(|| {
+        settings
+            .data_dir
+            .join("keys")
+            .join(format!("{}.pem", key.kid))
+    });
+    keys::write_private_file(&path, key.pem.as_bytes())?;
+    let path = std::fs::canonicalize(&path)?;
+    let entry = serde_json::json!({"kid": key.kid, "algorithm": algorithm, "file": path});
+    println!(
+        "kid: {kid}\nwrote: {path}\n\n\
+         Add it to config/<environment>.toml; it verifies as soon as it is listed:\n\n\
+         [[jwt.keys]]\nkid = {kid_toml}\nalgorithm = \"{algorithm}\"\nfile = {path_toml}\n\n\
+         or as an entry of LATCHKEY_JWT__KEYS: {entry}\n\n\
+         Once verifiers have fetched the new JWKS (jwt.jwks_max_age_seconds), make it sign:\n\
+         signing_kid = {kid_toml} (under [jwt]), or LATCHKEY_JWT__SIGNING_KID={kid}",
+        kid = key.kid,
+        path = path.display(),
+        kid_toml = serde_json::Value::from(key.kid.as_str()),
+        path_toml = serde_json::Value::from(path.display().to_string()),
+    );
+    Ok(())
 }

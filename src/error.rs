@@ -55,6 +55,14 @@ pub enum ApiError {
     UserNotFound,
     #[error("User is inactive")]
     UserInactive,
+    /// A call to a client-authenticated endpoint (introspection) without
+    /// Basic credentials.
+    #[error("Authentication credentials were not provided.")]
+    ClientNotAuthenticated,
+    #[error("Invalid basic header. Credentials not correctly base64 encoded.")]
+    ClientBadHeader,
+    #[error("Invalid username/password.")]
+    ClientBadCredentials,
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -121,7 +129,10 @@ impl ResponseError for ApiError {
             | Self::BearerTokenInvalid(_)
             | Self::NoUserIdentification
             | Self::UserNotFound
-            | Self::UserInactive => StatusCode::UNAUTHORIZED,
+            | Self::UserInactive
+            | Self::ClientNotAuthenticated
+            | Self::ClientBadHeader
+            | Self::ClientBadCredentials => StatusCode::UNAUTHORIZED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -169,9 +180,15 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
+            let challenge = match self {
+                Self::ClientNotAuthenticated
+                | Self::ClientBadHeader
+                | Self::ClientBadCredentials => r#"Basic realm="api""#,
+                _ => r#"Bearer realm="api""#,
+            };
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="api""#),
+                HeaderValue::from_static(challenge),
             ));
         }
         if let Self::MethodNotAllowed { allow, .. } = self {

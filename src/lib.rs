@@ -11,6 +11,7 @@ pub mod commands;
 pub mod db;
 pub mod directory;
 pub mod error;
+pub mod introspection;
 pub mod passwords;
 pub mod revocation;
 pub mod routes;

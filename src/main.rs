@@ -38,6 +38,23 @@ enum Command {
     Users(UsersCommand),
     /// Delete expired refresh-token rows, in batches.
     FlushExpired,
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new private key (PKCS#8 PEM) and print its kid and the
+    /// configuration that adds it.
+    Generate {
+        /// EdDSA, ES256, ES384, RS256, RS384, RS512, PS256, PS384 or PS512.
+        #[arg(long, default_value = "EdDSA")]
+        alg: String,
+        /// Where to write the key [default: <data_dir>/keys/<kid>.pem].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +99,9 @@ fn main() -> ExitCode {
         Command::Serve => commands::serve(settings),
         Command::Migrate => commands::migrate(&settings),
         Command::FlushExpired => commands::flush_expired(&settings),
+        Command::Keys(KeysCommand::Generate { alg, out }) => {
+            commands::generate_key(&settings, &alg, out)
+        }
         Command::Users(command) => match command {
             UsersCommand::Create {
                 name,

@@ -13,6 +13,14 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 /// Smallest HMAC secret accepted, in bytes (RFC 7518 §3.2: at least the hash size).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 
+/// Longest key id accepted in configuration.
+pub const MAX_KID_BYTES: usize = 128;
+
+fn is_hmac(algorithm: jsonwebtoken::Algorithm) -> bool {
+    use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
+    matches!(algorithm, HS256 | HS384 | HS512)
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct Settings {
     pub environment: String,
@@ -23,6 +31,7 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub cache: CacheSettings,
     pub passwords: PasswordSettings,
+    pub introspection: IntrospectionSettings,
     pub log: LogSettings,
 }
 
@@ -31,6 +40,7 @@ pub struct ServerSettings {
     pub bind: String,
     pub workers: usize,
     pub max_body_bytes: usize,
+    pub public_url: String,
 }
 
 #[derive(Clone, Deserialize)]
@@ -76,6 +86,81 @@ pub struct JwtSettings {
     pub check_user_is_active: bool,
     pub adopt_unknown_refresh_tokens: bool,
     pub verified_token_cache_capacity: usize,
+    pub signing_kid: String,
+    #[serde(deserialize_with = "list_or_json")]
+    pub keys: Vec<KeySettings>,
+    pub jwks_max_age_seconds: u64,
+}
+
+/// One entry of `jwt.keys`: a named key with exactly one algorithm and
+/// exactly one source of key material.
+#[derive(Clone, Deserialize)]
+pub struct KeySettings {
+    pub kid: String,
+    pub algorithm: String,
+    /// A PEM file: a PKCS#8 private key (the key can sign) or a public key
+    /// (verify only).
+    #[serde(default)]
+    pub file: String,
+    /// The same PEM text inline.
+    #[serde(default)]
+    pub pem: String,
+    /// An HMAC secret (HS256/384/512 only).
+    #[serde(default)]
+    pub secret: String,
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySettings")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Callers allowed to use the introspection endpoint (HTTP Basic).
+#[derive(Clone, Debug, Deserialize)]
+pub struct IntrospectionSettings {
+    #[serde(deserialize_with = "list_or_json")]
+    pub clients: Vec<ClientSettings>,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct ClientSettings {
+    pub id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A list of tables, from a config file as a TOML array, or from an
+/// environment variable (which cannot hold one) as a JSON array string.
+fn list_or_json<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrJson<T> {
+        List(Vec<T>),
+        Json(String),
+    }
+    match ListOrJson::<T>::deserialize(deserializer)? {
+        ListOrJson::List(list) => Ok(list),
+        ListOrJson::Json(text) if text.trim().is_empty() => Ok(Vec::new()),
+        ListOrJson::Json(text) => serde_json::from_str(&text).map_err(|error| {
+            serde::de::Error::custom(format!("expected a JSON array of tables: {error}"))
+        }),
+    }
 }
 
 impl std::fmt::Debug for JwtSettings {
@@ -92,6 +177,8 @@ impl std::fmt::Debug for JwtSettings {
                 "refresh_token_lifetime_seconds",
                 &self.refresh_token_lifetime_seconds,
             )
+            .field("signing_kid", &self.signing_kid)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -138,14 +225,27 @@ impl Settings {
     /// Loads the layered configuration from `config_dir` (normally `./config`).
     /// A missing directory or overlay file is fine: the compiled-in defaults stand.
     pub fn load(config_dir: &Path) -> Result<Self, SettingsError> {
-        let environment =
-            std::env::var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|_| "development".to_owned());
+        Self::load_with(config_dir, None)
+    }
+
+    /// [`Self::load`] reading the variables from `variables` instead of the
+    /// process environment when given.
+    pub fn load_with(
+        config_dir: &Path,
+        variables: Option<config::Map<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        let environment = match &variables {
+            Some(variables) => variables.get("LATCHKEY_ENVIRONMENT").cloned(),
+            None => std::env::var("LATCHKEY_ENVIRONMENT").ok(),
+        }
+        .unwrap_or_else(|| "development".to_owned());
         let overlay = config_dir.join(format!("{environment}.toml"));
         let settings: Settings = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::from(overlay).format(FileFormat::Toml).required(false))
             .add_source(
                 Environment::with_prefix("LATCHKEY")
+                    .source(variables)
                     .prefix_separator("_")
                     .separator("__")
                     .try_parsing(true)
@@ -185,9 +285,9 @@ impl Settings {
                 "production needs an explicit database; set LATCHKEY_DATABASE__URL".to_owned(),
             );
         }
-        if self.is_production() && self.jwt.signing_key.is_empty() {
+        if self.is_production() && self.jwt.signing_key.is_empty() && self.jwt.keys.is_empty() {
             return invalid(
-                "production needs an explicit signing key; set LATCHKEY_JWT__SIGNING_KEY to a random secret of at least 32 bytes"
+                "production needs an explicit signing key; list keys in jwt.keys (see `latchkey keys generate`) or set LATCHKEY_JWT__SIGNING_KEY to a random secret of at least 32 bytes"
                     .to_owned(),
             );
         }
@@ -197,11 +297,34 @@ impl Settings {
                 self.jwt.signing_key.len()
             ));
         }
-        if crate::tokens::parse_algorithm(&self.jwt.algorithm).is_none() {
+        if !crate::tokens::parse_algorithm(&self.jwt.algorithm).is_some_and(is_hmac) {
             return invalid(format!(
-                "jwt.algorithm is {:?}; use HS256, HS384 or HS512",
+                "jwt.algorithm is {:?}; the shared secret in jwt.signing_key is for HS256, HS384 or HS512 (asymmetric keys go in jwt.keys)",
                 self.jwt.algorithm
             ));
+        }
+        self.validate_keys().map_err(SettingsError::Invalid)?;
+        self.validate_introspection()
+            .map_err(SettingsError::Invalid)?;
+        if !self.server.public_url.is_empty() {
+            let parsed = url::Url::parse(&self.server.public_url).ok();
+            if !parsed.is_some_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.has_host()
+                    && url.query().is_none()
+                    && url.fragment().is_none()
+            }) {
+                return invalid(format!(
+                    "server.public_url is {:?}; give the service's external base URL, e.g. \"https://auth.example.com\"",
+                    self.server.public_url
+                ));
+            }
+        }
+        if self.jwt.jwks_max_age_seconds > 86_400 {
+            return invalid(
+                "jwt.jwks_max_age_seconds must be at most 86400: verifiers must see a new key before it signs"
+                    .to_owned(),
+            );
         }
         if self.jwt.access_token_lifetime_seconds <= 0
             || self.jwt.refresh_token_lifetime_seconds <= 0
@@ -270,6 +393,101 @@ impl Settings {
         Ok(())
     }
 
+    /// Checks `jwt.keys` and `jwt.signing_kid` without reading any key material.
+    fn validate_keys(&self) -> Result<(), String> {
+        let jwt = &self.jwt;
+        let legacy_kid =
+            (!jwt.signing_key.is_empty() && !jwt.key_id.is_empty()).then_some(jwt.key_id.as_str());
+        let mut seen = std::collections::HashSet::new();
+        for key in &jwt.keys {
+            let kid = &key.kid;
+            if kid.is_empty() || kid.len() > MAX_KID_BYTES || kid.chars().any(char::is_control) {
+                return Err(format!(
+                    "jwt.keys: every key needs a kid of 1 to {MAX_KID_BYTES} printable characters (got {kid:?})"
+                ));
+            }
+            if !seen.insert(kid.as_str()) || legacy_kid == Some(kid.as_str()) {
+                return Err(format!("jwt.keys: the kid {kid:?} is used twice"));
+            }
+            let Some(algorithm) = crate::tokens::parse_algorithm(&key.algorithm) else {
+                return Err(format!(
+                    "jwt.keys[{kid}]: algorithm {:?} is not one of {}",
+                    key.algorithm,
+                    crate::tokens::ALGORITHM_NAMES.join(", ")
+                ));
+            };
+            let sources = [&key.file, &key.pem, &key.secret]
+                .iter()
+                .filter(|source| !source.is_empty())
+                .count();
+            if sources != 1 {
+                return Err(format!(
+                    "jwt.keys[{kid}]: give exactly one of file, pem or secret"
+                ));
+            }
+            if is_hmac(algorithm) == key.secret.is_empty() {
+                return Err(format!(
+                    "jwt.keys[{kid}]: {} takes {}",
+                    key.algorithm,
+                    if is_hmac(algorithm) {
+                        "a secret"
+                    } else {
+                        "a PEM key (file or pem), never a secret"
+                    }
+                ));
+            }
+            if !key.secret.is_empty() && key.secret.len() < MIN_HMAC_SECRET_BYTES {
+                return Err(format!(
+                    "jwt.keys[{kid}]: an HMAC secret must be at least {MIN_HMAC_SECRET_BYTES} bytes"
+                ));
+            }
+        }
+        if jwt.signing_kid.is_empty() {
+            if !jwt.keys.is_empty() && jwt.signing_key.is_empty() {
+                return Err(
+                    "jwt.keys is set but no key signs; set jwt.signing_kid to one of their kids"
+                        .to_owned(),
+                );
+            }
+        } else if !seen.contains(jwt.signing_kid.as_str())
+            && legacy_kid != Some(jwt.signing_kid.as_str())
+        {
+            return Err(format!(
+                "jwt.signing_kid is {:?}, which no key in jwt.keys has",
+                jwt.signing_kid
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_introspection(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for client in &self.introspection.clients {
+            if client.id.is_empty()
+                || client.id.contains(':')
+                || client.id.chars().any(char::is_control)
+            {
+                return Err(format!(
+                    "introspection.clients: {:?} is not a usable client id (non-empty, no ':')",
+                    client.id
+                ));
+            }
+            if !seen.insert(client.id.as_str()) {
+                return Err(format!(
+                    "introspection.clients: the id {:?} is listed twice",
+                    client.id
+                ));
+            }
+            if client.secret.len() < MIN_HMAC_SECRET_BYTES {
+                return Err(format!(
+                    "introspection.clients[{}]: the secret must be at least {MIN_HMAC_SECRET_BYTES} characters (`openssl rand -base64 48`)",
+                    client.id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The database URL to use: the configured one, or in development the SQLite
     /// file under `data_dir`.
     pub fn database_url(&self) -> String {
@@ -314,6 +532,84 @@ mod tests {
         settings
             .validate()
             .expect("complete production settings validate");
+    }
+
+    fn load_from_env(variables: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let variables = variables
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Settings::load_with(Path::new("/nonexistent"), Some(variables))
+    }
+
+    #[test]
+    fn key_lists_come_from_the_environment_as_json() {
+        let settings = load_from_env(&[
+            (
+                "LATCHKEY_JWT__KEYS",
+                r#"[{"kid":"Key-1","algorithm":"EdDSA","file":"/run/secrets/k1.pem"},
+                    {"kid":"old","algorithm":"HS256","secret":"0123456789abcdef0123456789abcdef"}]"#,
+            ),
+            ("LATCHKEY_JWT__SIGNING_KID", "Key-1"),
+            (
+                "LATCHKEY_INTROSPECTION__CLIENTS",
+                r#"[{"id":"gateway","secret":"0123456789abcdef0123456789abcdef"}]"#,
+            ),
+            ("LATCHKEY_JWT__AUTH_HEADER_TYPES", "Bearer,JWT"),
+        ])
+        .expect("valid");
+        assert_eq!(settings.jwt.keys.len(), 2);
+        assert_eq!(settings.jwt.keys[0].kid, "Key-1", "kid keeps its case");
+        assert_eq!(settings.jwt.keys[1].secret.len(), 32);
+        assert_eq!(settings.introspection.clients[0].id, "gateway");
+        assert_eq!(settings.jwt.auth_header_types, ["Bearer", "JWT"]);
+        let error = load_from_env(&[("LATCHKEY_JWT__KEYS", "[{\"kid\":")]).expect_err("refused");
+        assert!(error.to_string().contains("JSON array"), "{error}");
+    }
+
+    #[test]
+    fn key_settings_are_checked_before_any_file_is_read() {
+        let cases: [(&str, &str, &str); 6] = [
+            (
+                r#"[{"kid":"a","algorithm":"EdDSA","file":"x.pem"}]"#,
+                "",
+                "signing_kid",
+            ),
+            (
+                r#"[{"kid":"a","algorithm":"none","file":"x.pem"}]"#,
+                "a",
+                "not one of",
+            ),
+            (
+                r#"[{"kid":"a","algorithm":"EdDSA","file":"x.pem","pem":"y"}]"#,
+                "a",
+                "exactly one",
+            ),
+            (
+                r#"[{"kid":"a","algorithm":"RS256","secret":"0123456789abcdef0123456789abcdef"}]"#,
+                "a",
+                "never a secret",
+            ),
+            (
+                r#"[{"kid":"a","algorithm":"EdDSA","file":"x"},{"kid":"a","algorithm":"EdDSA","file":"y"}]"#,
+                "a",
+                "used twice",
+            ),
+            (
+                r#"[{"kid":"a","algorithm":"EdDSA","file":"x.pem"}]"#,
+                "b",
+                "no key in jwt.keys",
+            ),
+        ];
+        for (keys, signing_kid, expected) in cases {
+            let error = load_from_env(&[
+                ("LATCHKEY_JWT__KEYS", keys),
+                ("LATCHKEY_JWT__SIGNING_KID", signing_kid),
+            ])
+            .expect_err(keys)
+            .to_string();
+            assert!(error.contains(expected), "{keys}: {error}");
+        }
     }
 
     #[test]

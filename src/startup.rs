@@ -17,7 +17,7 @@ use crate::routes::{self, input::BodyLimit};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::sync;
-use crate::tokens::{self, KeySet, TokenService};
+use crate::tokens::{KeySet, TokenService};
 
 pub struct Application {
     port: u16,
@@ -81,7 +81,7 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
             tracing::info!(applied, "database migrations applied");
         }
     }
-    let keys = load_keys(&settings)?;
+    let keys = KeySet::load(&settings)?;
     let batch_rotations = db::Backend::from_url(&database_url)? == db::Backend::Postgres
         && settings.jwt.rotate_refresh_tokens
         && settings.jwt.blacklist_after_rotation;
@@ -100,24 +100,6 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         )),
         settings: Arc::new(settings),
     })
-}
-
-fn load_keys(settings: &Settings) -> anyhow::Result<KeySet> {
-    let algorithm = tokens::parse_algorithm(&settings.jwt.algorithm)
-        .ok_or_else(|| anyhow::anyhow!("unsupported jwt.algorithm {:?}", settings.jwt.algorithm))?;
-    let kid = (!settings.jwt.key_id.is_empty()).then(|| settings.jwt.key_id.clone());
-    let secret = if settings.jwt.signing_key.is_empty() {
-        let path = settings.data_dir.join("signing_key");
-        tracing::warn!(
-            path = %path.display(),
-            "DEVELOPMENT SETUP: signing tokens with a generated secret kept on local disk; \
-             set LATCHKEY_JWT__SIGNING_KEY and LATCHKEY_DATABASE__URL for any real deployment"
-        );
-        tokens::keys::load_or_create_dev_secret(&path)?
-    } else {
-        settings.jwt.signing_key.as_bytes().to_vec()
-    };
-    KeySet::hmac(&secret, algorithm, kid)
 }
 
 /// Deletes expired tokens, sessions and old events every `interval`, on the

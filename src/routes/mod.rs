@@ -7,9 +7,11 @@ mod logout_all;
 mod me;
 mod sessions;
 mod token_blacklist;
+mod token_introspect;
 mod token_obtain;
 mod token_refresh;
 mod token_verify;
+mod well_known;
 
 use actix_web::http::Method;
 use actix_web::http::header::{ALLOW, CACHE_CONTROL, PRAGMA};
@@ -31,6 +33,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .service(get_endpoint(
+            "/.well-known/jwks.json",
+            "JWKS",
+            well_known::jwks,
+        ))
+        .service(get_endpoint(
+            "/.well-known/openid-configuration",
+            "OpenID Configuration",
+            well_known::openid_configuration,
+        ))
         .service(
             web::scope("/api")
                 .wrap(
@@ -63,19 +75,18 @@ fn api_routes(api: &mut web::ServiceConfig) {
             token_blacklist::blacklist,
         ));
     }
+    for path in ["/token/introspect/", "/token/introspect"] {
+        api.service(post_endpoint(
+            path,
+            "Token Introspect",
+            token_introspect::introspect,
+        ));
+    }
     for path in ["/token/logout-all/", "/token/logout-all"] {
         api.service(post_endpoint(path, "Logout All", logout_all::logout_all));
     }
     for path in ["/sessions/", "/sessions"] {
-        api.service(
-            web::resource(path)
-                .route(web::get().to(sessions::list))
-                .route(web::head().to(sessions::list))
-                .route(web::method(Method::OPTIONS).to(|| async { options("Sessions", GET_ONLY) }))
-                .default_service(web::to(|req: HttpRequest| async move {
-                    not_allowed(&req, GET_ONLY)
-                })),
-        );
+        api.service(get_endpoint(path, "Sessions", sessions::list));
     }
     for path in ["/sessions/{id}/", "/sessions/{id}"] {
         api.service(
@@ -90,15 +101,7 @@ fn api_routes(api: &mut web::ServiceConfig) {
         );
     }
     for path in ["/me/", "/me"] {
-        api.service(
-            web::resource(path)
-                .route(web::get().to(me::me))
-                .route(web::head().to(me::me))
-                .route(web::method(Method::OPTIONS).to(|| async { options("Me", GET_ONLY) }))
-                .default_service(web::to(|req: HttpRequest| async move {
-                    not_allowed(&req, GET_ONLY)
-                })),
-        );
+        api.service(get_endpoint(path, "Me", me::me));
     }
 }
 
@@ -113,6 +116,21 @@ where
         .route(web::method(Method::OPTIONS).to(move || async move { options(name, POST_ONLY) }))
         .default_service(web::to(|req: HttpRequest| async move {
             not_allowed(&req, POST_ONLY)
+        }))
+}
+
+fn get_endpoint<F, Args>(path: &str, name: &'static str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .route(web::method(Method::OPTIONS).to(move || async move { options(name, GET_ONLY) }))
+        .default_service(web::to(|req: HttpRequest| async move {
+            not_allowed(&req, GET_ONLY)
         }))
 }
 

@@ -25,13 +25,46 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// `x5c`, ...) makes the token invalid.
 const ALLOWED_HEADER_PARAMS: [&str; 3] = ["alg", "typ", "kid"];
 
-pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
-    match name {
-        "HS256" => Some(Algorithm::HS256),
-        "HS384" => Some(Algorithm::HS384),
-        "HS512" => Some(Algorithm::HS512),
-        _ => None,
+/// Every algorithm a key can have, by its JOSE name.
+pub const ALGORITHMS: [(&str, Algorithm); 12] = [
+    ("HS256", Algorithm::HS256),
+    ("HS384", Algorithm::HS384),
+    ("HS512", Algorithm::HS512),
+    ("EdDSA", Algorithm::EdDSA),
+    ("ES256", Algorithm::ES256),
+    ("ES384", Algorithm::ES384),
+    ("RS256", Algorithm::RS256),
+    ("RS384", Algorithm::RS384),
+    ("RS512", Algorithm::RS512),
+    ("PS256", Algorithm::PS256),
+    ("PS384", Algorithm::PS384),
+    ("PS512", Algorithm::PS512),
+];
+
+pub const ALGORITHM_NAMES: [&str; 12] = {
+    let mut names = [""; 12];
+    let mut i = 0;
+    while i < ALGORITHMS.len() {
+        names[i] = ALGORITHMS[i].0;
+        i += 1;
     }
+    names
+};
+
+/// The algorithm a JOSE name stands for, matched exactly ("none" is not one).
+pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
+    ALGORITHMS
+        .iter()
+        .find(|(candidate, _)| *candidate == name)
+        .map(|(_, algorithm)| *algorithm)
+}
+
+/// The JOSE name of an algorithm.
+pub fn algorithm_name(algorithm: Algorithm) -> &'static str {
+    ALGORITHMS
+        .iter()
+        .find(|(_, candidate)| *candidate == algorithm)
+        .map_or("", |(name, _)| name)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,11 +182,17 @@ impl TokenService {
             validations: Vec::new(),
             verified: cache::VerifiedTokens::new(settings.verified_token_cache_capacity),
         };
-        service.validations = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+        service.validations = service
+            .keys
+            .algorithms()
             .into_iter()
             .map(|algorithm| (algorithm, service.validation(algorithm)))
             .collect();
         service
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
     }
 
     /// A fresh stamp for a token of `kind` issued at `now`.

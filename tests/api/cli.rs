@@ -214,10 +214,16 @@ async fn with_no_configuration_it_serves_a_development_setup() {
     };
 
     let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    let jwks = reqwest::get(format!("http://127.0.0.1:{port}/.well-known/jwks.json")).await;
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(health.expect("answers").status(), 200);
     assert!(log.contains("DEVELOPMENT SETUP"), "{log}");
     assert!(dir.path().join("data/latchkey.sqlite3").exists());
-    assert!(dir.path().join("data/signing_key").exists());
+    assert!(dir.path().join("data/signing_key.pem").exists());
+    let jwks: serde_json::Value = jwks.expect("answers").json().await.expect("JSON");
+    let keys = jwks["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 1, "the development key is published: {jwks}");
+    assert_eq!(keys[0]["alg"], "EdDSA");
+    assert_eq!(keys[0]["kty"], "OKP");
 }

@@ -1,0 +1,144 @@
+//! Token introspection (RFC 7662): is this token active right now, and what
+//! does it say? For services that want revocation-aware answers without a JWT
+//! library. Only the clients listed in `introspection.clients` may ask, with
+//! HTTP Basic.
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value};
+
+use crate::auth::find_user;
+use crate::db::refresh_tokens::{self, Status};
+use crate::error::ApiError;
+use crate::settings::ClientSettings;
+use crate::state::AppState;
+use crate::tokens::{TokenType, UserClaim};
+
+/// Checks the caller's `Authorization: Basic` credentials against the
+/// configured clients. Secrets are compared as SHA-256 digests in constant
+/// time, so the comparison leaks neither a secret's content nor its length.
+pub fn authenticate_client(
+    clients: &[ClientSettings],
+    header: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    let header = header.ok_or(ApiError::ClientNotAuthenticated)?;
+    let header = std::str::from_utf8(header).map_err(|_| ApiError::ClientBadHeader)?;
+    let (scheme, encoded) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::ClientNotAuthenticated)?;
+    // RFC 7617: the scheme name is case-insensitive.
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ApiError::ClientNotAuthenticated);
+    }
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::ClientBadHeader)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::ClientBadHeader)?;
+    let (id, secret) = decoded.split_once(':').ok_or(ApiError::ClientBadHeader)?;
+    let presented = digest(&SHA256, secret.as_bytes());
+    let expected = clients
+        .iter()
+        .find(|client| client.id == id)
+        .map(|client| digest(&SHA256, client.secret.as_bytes()));
+    // An unknown id costs the same comparison as a known one.
+    let expected = expected.unwrap_or_else(|| digest(&SHA256, b"\0unknown client"));
+    let matches = verify_slices_are_equal(presented.as_ref(), expected.as_ref()).is_ok();
+    if matches && clients.iter().any(|client| client.id == id) {
+        Ok(())
+    } else {
+        Err(ApiError::ClientBadCredentials)
+    }
+}
+
+/// The token's claims when it is active: validly signed, unexpired, its
+/// session not revoked, a refresh token still usable in the store, and its
+/// user present and (when `check_user_is_active`) active. `None` otherwise;
+/// RFC 7662 gives an inactive token no reason.
+pub async fn introspect(
+    state: &AppState,
+    raw: &str,
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    let Ok(token) = state.tokens.decode(raw) else {
+        return Ok(None);
+    };
+    if state
+        .tokens
+        .session(&token)
+        .is_some_and(|sid| state.revoked.is_revoked(sid))
+    {
+        return Ok(None);
+    }
+    if token.token_type.as_deref() == Some(TokenType::Refresh.as_str()) {
+        let jti = token.jti.clone();
+        let status = state
+            .db
+            .run(move |conn| refresh_tokens::status(conn, &jti).map_err(ApiError::from))
+            .await?;
+        let usable = match status {
+            Some(Status::Usable) => true,
+            Some(Status::Blacklisted) => false,
+            None => state.settings.jwt.adopt_unknown_refresh_tokens,
+        };
+        if !usable {
+            return Ok(None);
+        }
+    }
+    let UserClaim::Id(user_id) = state.tokens.user_claim(&token) else {
+        return Ok(None);
+    };
+    let Some(user) = find_user(state, user_id).await? else {
+        return Ok(None);
+    };
+    if state.settings.jwt.check_user_is_active && !user.is_active {
+        return Ok(None);
+    }
+    let mut claims = token.claims.clone();
+    claims
+        .entry("username")
+        .or_insert_with(|| Value::from(user.username.as_str()));
+    Ok(Some(claims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clients() -> Vec<ClientSettings> {
+        vec![ClientSettings {
+            id: "gateway".to_owned(),
+            secret: "s".repeat(32),
+        }]
+    }
+
+    fn basic(credentials: &str) -> String {
+        format!("Basic {}", STANDARD.encode(credentials))
+    }
+
+    #[test]
+    fn only_a_listed_client_with_its_secret_passes() {
+        let clients = clients();
+        let check = |header: Option<&str>| {
+            authenticate_client(&clients, header.map(str::as_bytes)).map_err(|e| e.to_string())
+        };
+        let right = format!("gateway:{}", "s".repeat(32));
+        assert!(check(Some(&basic(&right))).is_ok());
+        assert!(check(Some(&basic(&right).replace("Basic", "basic"))).is_ok());
+        let refused = [
+            None,
+            Some("Bearer abc".to_owned()),
+            Some("Basic !!!".to_owned()),
+            Some(basic("gateway")),
+            Some(basic("gateway:wrong")),
+            Some(basic(&format!("gateway:{}", "s".repeat(31)))),
+            Some(basic(&format!("other:{}", "s".repeat(32)))),
+            Some(basic(&format!("gateway:{}x", "s".repeat(32)))),
+        ];
+        for header in refused {
+            assert!(check(header.as_deref()).is_err(), "{header:?}");
+        }
+        assert!(authenticate_client(&[], Some(basic(&right).as_bytes())).is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! `/.well-known/jwks.json` (the public keys, RFC 7517) and
+//! `/.well-known/openid-configuration` (where to find them), so gateways and
+//! services verify tokens locally.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, VARY};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use crate::state::AppState;
+use crate::tokens::algorithm_name;
+
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((
+            CACHE_CONTROL,
+            format!(
+                "public, max-age={}",
+                state.settings.jwt.jwks_max_age_seconds
+            ),
+        ))
+        .body(state.tokens.keys().jwks().to_owned())
+}
+
+pub async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let configured = state.settings.server.public_url.trim_end_matches('/');
+    let base = if configured.is_empty() {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    } else {
+        configured.to_owned()
+    };
+    let issuer = match state.settings.jwt.issuer.as_str() {
+        "" => base.clone(),
+        issuer => issuer.to_owned(),
+    };
+    let algorithms: Vec<&str> = state
+        .tokens
+        .keys()
+        .published_algorithms()
+        .into_iter()
+        .map(algorithm_name)
+        .collect();
+    let mut response = HttpResponse::Ok();
+    response.insert_header((
+        CACHE_CONTROL,
+        format!(
+            "public, max-age={}",
+            state.settings.jwt.jwks_max_age_seconds
+        ),
+    ));
+    if configured.is_empty() {
+        // Built from the request's headers: a shared cache must not serve
+        // one host's answer to another.
+        response.insert_header((VARY, "Host, Forwarded, X-Forwarded-Host, X-Forwarded-Proto"));
+    }
+    response.json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/api/token/"),
+        "introspection_endpoint": format!("{base}/api/token/introspect/"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "id_token_signing_alg_values_supported": algorithms,
+        "subject_types_supported": ["public"],
+        "response_types_supported": ["token"],
+    }))
+}
