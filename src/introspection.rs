@@ -16,6 +16,29 @@ use crate::settings::ClientSettings;
 use crate::state::AppState;
 use crate::tokens::{TokenType, UserClaim};
 
+/// A caller that passed [`authenticate_client`]. As an extractor it runs
+/// before the body is read, so an unauthenticated caller learns nothing from
+/// body errors.
+#[derive(Debug)]
+pub struct IntrospectionClient;
+
+impl actix_web::FromRequest for IntrospectionClient {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let clients = req
+            .app_data::<actix_web::web::Data<AppState>>()
+            .map(|state| state.settings.introspection.clients.as_slice())
+            .unwrap_or_default();
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        std::future::ready(authenticate_client(clients, header).map(|()| Self))
+    }
+}
+
 /// Checks the caller's `Authorization: Basic` credentials against the
 /// configured clients. Secrets are compared as SHA-256 digests in constant
 /// time, so the comparison leaks neither a secret's content nor its length.

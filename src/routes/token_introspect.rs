@@ -1,25 +1,20 @@
 //! `POST /api/token/introspect/` (RFC 7662): `{"active": true, ...claims}` or
 //! `{"active": false}`, for configured clients only.
 
-use actix_web::http::header::AUTHORIZATION;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::introspection;
+use crate::introspection::{self, IntrospectionClient};
 use crate::routes::input::RequestFields;
 use crate::state::AppState;
 
 #[tracing::instrument(name = "introspect", skip_all)]
 pub async fn introspect(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    _client: IntrospectionClient,
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
-    introspection::authenticate_client(
-        &state.settings.introspection.clients,
-        req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
-    )?;
     let [raw] = fields.strings(["token"])?;
     let body = match introspection::introspect(&state, &raw).await? {
         Some(claims) => {

@@ -227,3 +227,68 @@ async fn with_no_configuration_it_serves_a_development_setup() {
     assert_eq!(keys[0]["alg"], "EdDSA");
     assert_eq!(keys[0]["kty"], "OKP");
 }
+
+#[tokio::test]
+async fn keys_generate_writes_a_private_key_the_service_then_signs_with() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("new.pem");
+    let path_arg = path.display().to_string();
+    let args = ["keys", "generate", "--alg", "ES256", "--out", &path_arg];
+    let output = latchkey("sqlite://unused", &args, "");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let kid = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("kid: "))
+        .expect("the kid is printed")
+        .to_owned();
+    assert!(stdout.contains("[[jwt.keys]]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("LATCHKEY_JWT__SIGNING_KID={kid}")),
+        "{stdout}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner reads the key");
+    }
+
+    let again = latchkey("sqlite://unused", &args, "");
+    assert!(
+        !again.status.success(),
+        "an existing key is never overwritten"
+    );
+    let refused = latchkey(
+        "sqlite://unused",
+        &["keys", "generate", "--alg", "none"],
+        "",
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("EdDSA"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let (kid_, file) = (kid.clone(), path_arg.clone());
+    let app = crate::helpers::spawn_app_with(move |s| {
+        s.jwt.signing_key.clear();
+        s.jwt.signing_kid = kid_.clone();
+        s.jwt.keys = vec![latchkey::settings::KeySettings {
+            kid: kid_,
+            algorithm: "ES256".into(),
+            file,
+            pem: String::new(),
+            secret: String::new(),
+        }];
+    })
+    .await;
+    let user = app.create_user("alice", "pw").await;
+    let pair = app.obtain_pair(&user).await;
+    assert_eq!(crate::helpers::header_of(&pair.access)["kid"], kid.as_str());
+    assert_eq!(app.me(&pair.access).await.status(), 200);
+}

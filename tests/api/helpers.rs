@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::{Connection, RunQueryDsl};
 use latchkey::db::users;
 use latchkey::passwords::Password;
-use latchkey::settings::Settings;
+use latchkey::settings::{KeySettings, Settings};
 use latchkey::startup::Application;
 use latchkey::state::AppState;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -230,6 +230,104 @@ pub fn sign(claims: &Value) -> String {
         &json!({"alg": "HS256", "typ": "JWT"}),
         claims,
     )
+}
+
+/// A generated private key, with what configures it.
+#[derive(Clone)]
+pub struct TestKey {
+    pub kid: String,
+    pub algorithm: &'static str,
+    pub private_pem: String,
+}
+
+impl TestKey {
+    pub fn generate(algorithm: &'static str) -> Self {
+        let parsed = latchkey::tokens::parse_algorithm(algorithm).expect("known algorithm");
+        let key = latchkey::tokens::keys::generate(parsed).expect("key generated");
+        Self {
+            kid: key.kid,
+            algorithm,
+            private_pem: key.pem,
+        }
+    }
+
+    /// The `jwt.keys` entry holding the private key.
+    pub fn private(&self) -> KeySettings {
+        KeySettings {
+            kid: self.kid.clone(),
+            algorithm: self.algorithm.to_owned(),
+            file: String::new(),
+            pem: self.private_pem.clone(),
+            secret: String::new(),
+        }
+    }
+
+    /// The `jwt.keys` entry holding only the public key (verify only).
+    pub fn public(&self) -> KeySettings {
+        let public = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(self.private_pem.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("openssl derives the public key");
+        KeySettings {
+            pem: String::from_utf8(public.stdout).expect("PEM text"),
+            ..self.private()
+        }
+    }
+}
+
+/// Settings signing with `signer` alone, without the shared secret.
+pub fn sign_with_key(settings: &mut Settings, signer: &TestKey, others: &[KeySettings]) {
+    settings.jwt.signing_key.clear();
+    settings.jwt.signing_kid = signer.kid.clone();
+    settings.jwt.keys = std::iter::once(signer.private())
+        .chain(others.iter().cloned())
+        .collect();
+}
+
+/// Verifies `tokens` with PyJWT's `PyJWKClient`, fetching the JWKS at
+/// `jwks_url` afresh: one `{"ok": ..., "claims"|"error": ...}` per token.
+pub async fn pyjwt_verify(jwks_url: String, tokens: Vec<String>) -> Vec<Value> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/verifiers/pyjwt_verify.py"
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(&jwks_url)
+            .args(&tokens)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .expect("blocking task");
+    assert!(
+        output.status.success(),
+        "PyJWT verifier failed (install it with `pip install -r tests/verifiers/requirements.txt`):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The decoded JOSE header of a token.
+pub fn header_of(token: &str) -> Value {
+    let header = token.split('.').next().expect("three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("json")
 }
 
 pub fn now() -> i64 {

@@ -29,7 +29,7 @@ async fn refreshed(app: &TestApp, refresh: &str) -> Pair {
 
 /// Waits (up to a few sync intervals) until `check` holds: the bound within
 /// which a revocation made elsewhere must be enforced.
-async fn within_sync_interval<F, Fut>(app: &TestApp, mut check: F)
+pub async fn within_sync_interval<F, Fut>(app: &TestApp, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
