@@ -7,6 +7,9 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_lc_rs::signature;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,10 +24,11 @@ use crate::tokens::{algorithm_name, parse_algorithm};
 const MIN_RSA_BITS: usize = 2048;
 
 /// The key new tokens are signed with, with its encoded JOSE header ready.
+#[derive(Clone)]
 pub struct SigningKey {
     pub kid: Option<String>,
     pub algorithm: Algorithm,
-    encoding: EncodingKey,
+    signer: Arc<Signer>,
     /// base64url of the header JSON, keys sorted as PyJWT writes them.
     header_b64: String,
 }
@@ -44,12 +48,97 @@ impl SigningKey {
         &self.header_b64
     }
 
-    pub fn encoding(&self) -> &EncodingKey {
-        &self.encoding
+    /// The base64url JWS signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> String {
+        self.signer.sign(message)
+    }
+}
+
+/// A private key parsed once. jsonwebtoken's signers parse the key on every
+/// signature, which for RSA cost more than the signature itself
+/// (`cargo bench --bench tokens`); these sign with the same aws-lc-rs
+/// primitives, and every key proves at load that jsonwebtoken verifies what
+/// it signs.
+enum Signer {
+    Hmac(EncodingKey, Algorithm),
+    Ed25519(signature::Ed25519KeyPair),
+    Ecdsa(signature::EcdsaKeyPair),
+    Rsa(signature::RsaKeyPair, &'static dyn signature::RsaEncoding),
+}
+
+impl Signer {
+    fn new(algorithm: Algorithm, encoding: &EncodingKey) -> anyhow::Result<Self> {
+        let der = encoding.as_bytes();
+        let rejected = |e: aws_lc_rs::error::KeyRejected| {
+            anyhow::anyhow!("the {} key is rejected: {e}", algorithm_name(algorithm))
+        };
+        Ok(match algorithm {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                Self::Hmac(encoding.clone(), algorithm)
+            }
+            Algorithm::EdDSA => {
+                Self::Ed25519(signature::Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?)
+            }
+            Algorithm::ES256 => Self::Ecdsa(
+                signature::EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                )
+                .map_err(rejected)?,
+            ),
+            Algorithm::ES384 => Self::Ecdsa(
+                signature::EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                    der,
+                )
+                .map_err(rejected)?,
+            ),
+            rsa => {
+                let padding: &'static dyn signature::RsaEncoding = match rsa {
+                    Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
+                    Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
+                    Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
+                    Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+                    Algorithm::PS384 => &signature::RSA_PSS_SHA384,
+                    Algorithm::PS512 => &signature::RSA_PSS_SHA512,
+                    other => anyhow::bail!("latchkey cannot sign with {other:?}"),
+                };
+                Self::Rsa(
+                    signature::RsaKeyPair::from_der(der).map_err(rejected)?,
+                    padding,
+                )
+            }
+        })
+    }
+
+    fn sign(&self, message: &[u8]) -> String {
+        let failed = "signing with a key that signed its load-time probe";
+        match self {
+            Self::Hmac(key, algorithm) => {
+                jsonwebtoken::crypto::sign(message, key, *algorithm).expect(failed)
+            }
+            Self::Ed25519(pair) => URL_SAFE_NO_PAD.encode(pair.sign(message)),
+            Self::Ecdsa(pair) => URL_SAFE_NO_PAD.encode(
+                pair.sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+                    .expect(failed),
+            ),
+            Self::Rsa(pair, padding) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    *padding,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .expect(failed);
+                URL_SAFE_NO_PAD.encode(signature)
+            }
+        }
     }
 }
 
 /// A key tokens are checked against; exactly one algorithm per key.
+#[derive(Clone)]
 pub struct VerificationKey {
     pub algorithm: Algorithm,
     pub decoding: DecodingKey,
@@ -68,7 +157,7 @@ pub struct LoadedKey {
     kid: Option<String>,
     algorithm: Algorithm,
     /// Present when we hold the private key (or secret), so it can sign.
-    encoding: Option<EncodingKey>,
+    signer: Option<Arc<Signer>>,
     decoding: DecodingKey,
     /// The public JWK (without `kid`, `alg`, `use`); `None` for HMAC secrets.
     public_jwk: Option<Value>,
@@ -79,7 +168,7 @@ impl std::fmt::Debug for LoadedKey {
         f.debug_struct("LoadedKey")
             .field("kid", &self.kid)
             .field("algorithm", &self.algorithm)
-            .field("can_sign", &self.encoding.is_some())
+            .field("can_sign", &self.signer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -98,7 +187,10 @@ impl LoadedKey {
         Ok(Self {
             kid,
             algorithm,
-            encoding: Some(EncodingKey::from_secret(secret)),
+            signer: Some(Arc::new(Signer::Hmac(
+                EncodingKey::from_secret(secret),
+                algorithm,
+            ))),
             decoding: DecodingKey::from_secret(secret),
             public_jwk: None,
         })
@@ -153,13 +245,18 @@ impl LoadedKey {
         };
         let public_jwk = public_jwk(algorithm, &jwk)?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| key_mismatch(algorithm, &e))?;
-        if let Some(encoding) = &encoding {
-            prove_pair(algorithm, encoding, &decoding)?;
-        }
+        let signer = match encoding {
+            Some(encoding) => {
+                let signer = Signer::new(algorithm, &encoding)?;
+                prove_pair(algorithm, &signer, &decoding)?;
+                Some(Arc::new(signer))
+            }
+            None => None,
+        };
         Ok(Self {
             kid: Some(kid),
             algorithm,
-            encoding,
+            signer,
             decoding,
             public_jwk: Some(public_jwk),
         })
@@ -197,14 +294,9 @@ fn key_mismatch(algorithm: Algorithm, error: &jsonwebtoken::errors::Error) -> an
 
 /// Signs and verifies a probe, so a private key that does not suit its
 /// algorithm is refused at start rather than on the first login.
-fn prove_pair(
-    algorithm: Algorithm,
-    encoding: &EncodingKey,
-    decoding: &DecodingKey,
-) -> anyhow::Result<()> {
+fn prove_pair(algorithm: Algorithm, signer: &Signer, decoding: &DecodingKey) -> anyhow::Result<()> {
     let probe = b"latchkey key check";
-    let signature = jsonwebtoken::crypto::sign(probe, encoding, algorithm)
-        .map_err(|e| key_mismatch(algorithm, &e))?;
+    let signature = signer.sign(probe);
     let verified = jsonwebtoken::crypto::verify(&signature, probe, decoding, algorithm)
         .map_err(|e| key_mismatch(algorithm, &e))?;
     anyhow::ensure!(
@@ -254,7 +346,7 @@ fn public_jwk(algorithm: Algorithm, jwk: &Jwk) -> anyhow::Result<Value> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct KeySet {
     signing: SigningKey,
     by_kid: HashMap<String, VerificationKey>,
@@ -283,7 +375,7 @@ impl KeySet {
         let signer_key = keys
             .get(signer)
             .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        let encoding = signer_key.encoding.clone().ok_or_else(|| {
+        let signer = signer_key.signer.clone().ok_or_else(|| {
             anyhow::anyhow!(
                 "the signing key {:?} is a public key; signing needs the private key",
                 signer_key.kid.as_deref().unwrap_or_default()
@@ -297,7 +389,7 @@ impl KeySet {
         let signing = SigningKey {
             kid: signer_key.kid.clone(),
             algorithm,
-            encoding,
+            signer,
             header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
         };
         let unnamed = unnamed
@@ -445,7 +537,6 @@ pub struct GeneratedKey {
 /// cannot generate RSA keys.
 pub fn generate(algorithm: Algorithm) -> anyhow::Result<GeneratedKey> {
     use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature;
     let failed = |_| anyhow::anyhow!("key generation failed");
     let der: Vec<u8> = match algorithm {
         Algorithm::EdDSA => signature::Ed25519KeyPair::generate()
@@ -596,8 +687,8 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{private}: {e:#}"));
             let public = LoadedKey::from_pem("k".into(), algorithm, &fixture(public))
                 .unwrap_or_else(|e| panic!("{public}: {e:#}"));
-            assert!(private.encoding.is_some());
-            assert!(public.encoding.is_none(), "a public key verifies only");
+            assert!(private.signer.is_some());
+            assert!(public.signer.is_none(), "a public key verifies only");
             assert_eq!(private.public_jwk, public.public_jwk);
         }
         LoadedKey::from_pem(

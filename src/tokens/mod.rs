@@ -289,9 +289,7 @@ impl TokenService {
             signing.header_b64(),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let signature =
-            jsonwebtoken::crypto::sign(message.as_bytes(), signing.encoding(), signing.algorithm)
-                .expect("signing with a validated key cannot fail");
+        let signature = signing.sign(message.as_bytes());
         IssuedToken {
             token: format!("{message}.{signature}"),
             jti: stamp.jti.clone(),
