@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::db::DbError;
 use crate::db::refresh_tokens::Refusal;
+use crate::throttle::Wait;
 use crate::tokens::TokenError;
 
 /// Field name and its messages, in the serializer's field order.
@@ -63,6 +64,12 @@ pub enum ApiError {
     ClientBadHeader,
     #[error("Invalid username/password.")]
     ClientBadCredentials,
+    /// Over a rate limit: Django REST framework's throttle answer.
+    #[error("Request was throttled. Expected available in {} second{}.", .0.seconds(), if .0.seconds() == 1 { "" } else { "s" })]
+    Throttled(Wait),
+    /// Every password-hashing slot stayed busy for the whole wait.
+    #[error("Too many logins at once; try again shortly.")]
+    HashingBusy,
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -133,7 +140,8 @@ impl ResponseError for ApiError {
             | Self::ClientNotAuthenticated
             | Self::ClientBadHeader
             | Self::ClientBadCredentials => StatusCode::UNAUTHORIZED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) | Self::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -196,6 +204,9 @@ impl ResponseError for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let Self::Throttled(wait) = self {
+            response.insert_header((header::RETRY_AFTER, wait.seconds()));
         }
         response.json(body)
     }

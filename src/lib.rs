@@ -7,6 +7,7 @@
 //! allow-list); [`error`] turns every failure into its HTTP answer.
 
 pub mod auth;
+pub mod client_ip;
 pub mod commands;
 pub mod db;
 pub mod directory;
@@ -20,4 +21,5 @@ pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod throttle;
 pub mod tokens;

@@ -32,7 +32,30 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub passwords: PasswordSettings,
     pub introspection: IntrospectionSettings,
+    pub throttle: ThrottleSettings,
     pub log: LogSettings,
+}
+
+/// Login abuse protection; see `crate::throttle`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ThrottleSettings {
+    pub trusted_proxies: Vec<String>,
+    pub forwarding_header: String,
+    pub login_attempts: RateSettings,
+    pub login_failures: RateSettings,
+    pub account_failures: RateSettings,
+    pub refresh: RateSettings,
+    pub max_concurrent_hashes: usize,
+    pub hash_wait_ms: u64,
+    pub prune_interval_seconds: u64,
+}
+
+/// A GCRA budget: `per_minute` events on average, up to `burst` at once.
+/// `per_minute = 0` turns the limit off.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RateSettings {
+    pub per_minute: u32,
+    pub burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -250,7 +273,8 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("jwt.auth_header_types"),
+                    .with_list_parse_key("jwt.auth_header_types")
+                    .with_list_parse_key("throttle.trusted_proxies"),
             )
             .build()?
             .try_deserialize()?;
@@ -306,6 +330,17 @@ impl Settings {
         self.validate_keys().map_err(SettingsError::Invalid)?;
         self.validate_introspection()
             .map_err(SettingsError::Invalid)?;
+        crate::client_ip::TrustedProxies::parse(
+            &self.throttle.trusted_proxies,
+            &self.throttle.forwarding_header,
+        )
+        .map_err(|e| SettingsError::Invalid(format!("throttle.trusted_proxies: {e}")))?;
+        if self.throttle.prune_interval_seconds == 0 {
+            return invalid(
+                "throttle.prune_interval_seconds must be at least 1: unpruned limiter state grows with every new address"
+                    .to_owned(),
+            );
+        }
         if !self.server.public_url.is_empty() {
             let parsed = url::Url::parse(&self.server.public_url).ok();
             if !parsed.is_some_and(|url| {

@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::client_ip::TrustedProxies;
 use crate::db::{self, Database};
 use crate::directory::UserDirectory;
 use crate::passwords::PasswordHasher;
@@ -17,6 +18,8 @@ use crate::routes::{self, input::BodyLimit};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::sync;
+use crate::telemetry::RequestSpan;
+use crate::throttle::Throttle;
 use crate::tokens::{KeySet, TokenService};
 
 pub struct Application {
@@ -42,6 +45,10 @@ impl Application {
                 Duration::from_secs(state.settings.sessions.cleanup_interval_seconds),
             );
         }
+        spawn_throttle_pruning(
+            state.throttle.clone(),
+            Duration::from_secs(state.settings.throttle.prune_interval_seconds),
+        );
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();
@@ -88,8 +95,20 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let rotations = batch_rotations.then(|| {
         db::rotations::RotationBatcher::start(pool.clone(), settings.database.rotation_writers)
     });
+    let proxies = TrustedProxies::parse(
+        &settings.throttle.trusted_proxies,
+        &settings.throttle.forwarding_header,
+    )
+    .map_err(|e| anyhow::anyhow!("throttle.trusted_proxies: {e}"))?;
+    let hash_slots = match settings.throttle.max_concurrent_hashes {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        slots => slots,
+    };
     Ok(AppState {
         rotations,
+        proxies: Arc::new(proxies),
+        throttle: Arc::new(Throttle::new(&settings.throttle)),
+        hash_slots: Arc::new(tokio::sync::Semaphore::new(hash_slots)),
         tokens: Arc::new(TokenService::new(&settings.jwt, keys)),
         hasher: PasswordHasher::new(settings.passwords.iterations),
         db: Database::new(pool),
@@ -100,6 +119,20 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         )),
         settings: Arc::new(settings),
     })
+}
+
+/// Drops rate-limit state whose budget is full again every `interval`, so a
+/// flood of distinct addresses costs memory only for as long as it lasts.
+fn spawn_throttle_pruning(throttle: Arc<Throttle>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            throttle.prune();
+            tracing::debug!(sizes = ?throttle.sizes(), "rate-limit state pruned");
+        }
+    });
 }
 
 /// Deletes expired tokens, sessions and old events every `interval`, on the
@@ -129,7 +162,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(data.clone())
             .app_data(body_limit)
             .configure(routes::configure)

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::client_ip::TrustedProxies;
 use crate::db::Database;
 use crate::db::rotations::RotationBatcher;
 use crate::directory::UserDirectory;
 use crate::passwords::PasswordHasher;
 use crate::revocation::RevokedSessions;
 use crate::settings::Settings;
+use crate::throttle::Throttle;
 use crate::tokens::TokenService;
 
 #[derive(Clone)]
@@ -21,4 +23,8 @@ pub struct AppState {
     pub revoked: Arc<RevokedSessions>,
     /// Group commit for default rotations, on PostgreSQL.
     pub rotations: Option<Arc<RotationBatcher>>,
+    pub proxies: Arc<TrustedProxies>,
+    pub throttle: Arc<Throttle>,
+    /// One permit per password hash allowed to run at once.
+    pub hash_slots: Arc<tokio::sync::Semaphore>,
 }

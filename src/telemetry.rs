@@ -21,3 +21,38 @@ pub fn init(settings: &LogSettings) {
         builder.try_init()
     };
 }
+
+/// The root span of every request: tracing-actix-web's fields, except that
+/// `http.client_ip` is the address resolved through the trusted proxies
+/// (`crate::client_ip`), not the left-most forwarding entry, which any
+/// client can write.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        let client_ip = request
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .zip(request.peer_addr())
+            .map(|(state, peer)| state.proxies.client_ip(peer.ip(), request.headers()));
+        let route = request.match_pattern().unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
+            http.client_ip = %client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+            request_id = %uuid::Uuid::new_v4().simple(),
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

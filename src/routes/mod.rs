@@ -19,6 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const POST_ONLY: &str = "POST, OPTIONS";
 const GET_ONLY: &str = "GET, HEAD, OPTIONS";
@@ -150,6 +151,18 @@ fn options(name: &str, allow: &'static str) -> HttpResponse {
             "renders": ["application/json"],
             "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
         }))
+}
+
+/// The request's client address, resolved through the trusted proxies.
+fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
+    let peer = request
+        .peer_addr()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
+    state.proxies.client_ip(peer, request.headers())
+}
+
+fn rate_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    crate::client_ip::rate_key(ip)
 }
 
 /// Answers every unknown path with DRF's JSON 404.

@@ -24,12 +24,27 @@ pub async fn obtain(
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = fields.strings(["username", "password"])?;
+    let client_ip = super::client_ip(&state, &request);
+    let account = state.throttle.account(&username);
+    state
+        .throttle
+        .before_login(super::rate_key(client_ip), account)
+        .map_err(|throttled| ApiError::Throttled(throttled.0))?;
     let user = state
         .db
         .run(move |conn| users::find_by_username(conn, &username).map_err(ApiError::from))
         .await?;
 
     // The hash runs whether or not the user exists, so timing does not tell.
+    // At most `throttle.max_concurrent_hashes` run at once, so a login flood
+    // queues here instead of starving every other endpoint of CPU.
+    let slot = tokio::time::timeout(
+        std::time::Duration::from_millis(state.settings.throttle.hash_wait_ms),
+        state.hash_slots.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| ApiError::HashingBusy)?
+    .map_err(|_| ApiError::HashingBusy)?;
     let hasher = state.hasher.clone();
     let stored_hash = user.as_ref().map(|u| u.password.clone());
     let verification = web::block(move || {
@@ -44,11 +59,18 @@ pub async fn obtain(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
+    drop(slot);
 
     // Django's ModelBackend refuses inactive users whatever CHECK_USER_IS_ACTIVE says.
     let user = match user {
         Some(user) if verification.is_match() && user.is_active => user,
-        _ => return Err(ApiError::BadCredentials),
+        _ => {
+            state
+                .throttle
+                .login_failed(super::rate_key(client_ip), account);
+            tracing::info!(%client_ip, "login failed");
+            return Err(ApiError::BadCredentials);
+        }
     };
     tracing::Span::current().record("user_id", user.id);
 
@@ -62,7 +84,7 @@ pub async fn obtain(
         last_used_at: now.naive_utc(),
         expires_at: now.naive_utc()
             + chrono::Duration::seconds(state.settings.sessions.absolute_lifetime_seconds),
-        client_ip: request.peer_addr().map(|peer| peer.ip().to_string()),
+        client_ip: Some(client_ip.to_string()),
         user_agent: request.headers().get(USER_AGENT).map(|agent| {
             String::from_utf8_lossy(agent.as_bytes())
                 .chars()

@@ -3,7 +3,7 @@
 //! (rotate, replay within the grace window, or refuse) before anything is
 //! signed, because the new token's expiry and session come from it.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
 use serde_json::json;
 
@@ -16,8 +16,13 @@ use crate::tokens::{Stamp, TokenType, UserClaim};
 #[tracing::instrument(name = "refresh", skip_all)]
 pub async fn refresh(
     state: web::Data<AppState>,
+    request: HttpRequest,
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .throttle
+        .before_refresh(super::rate_key(super::client_ip(&state, &request)))
+        .map_err(|throttled| ApiError::Throttled(throttled.0))?;
     let [raw] = fields.strings(["refresh"])?;
     let presented = state.tokens.decode_as(&raw, TokenType::Refresh)?;
     let claimed_user = match state.tokens.user_claim(&presented) {

@@ -52,6 +52,16 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.jwt.signing_key = SECRET.to_owned();
     // Hashing cost is not under test here; 1,000,000 iterations would make the suite crawl.
     settings.passwords.iterations = 1000;
+    // Tests log in and fail from one address far more often than the default
+    // limits allow; tests/api/throttle.rs turns on the limits it tests.
+    for limit in [
+        &mut settings.throttle.login_failures,
+        &mut settings.throttle.login_attempts,
+        &mut settings.throttle.account_failures,
+        &mut settings.throttle.refresh,
+    ] {
+        limit.per_minute = 0;
+    }
     customize(&mut settings);
     settings.validate().expect("test settings are valid");
 

@@ -14,4 +14,5 @@ mod obtain;
 mod refresh;
 mod requests;
 mod sessions;
+mod throttle;
 mod verify;

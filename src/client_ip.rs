@@ -1,0 +1,249 @@
+//! Which address a request comes from. The socket peer, unless the peer is a
+//! configured trusted proxy: then the right-most address in the forwarding
+//! header that is not itself a trusted proxy. Every address to the left of
+//! that one was written by the client and could be anything, which is why
+//! actix's `realip_remote_addr()` (the left-most entry, from anyone) is not
+//! used. With no trusted proxies, forwarding headers are ignored.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use actix_web::http::header::HeaderMap;
+use ipnet::IpNet;
+
+/// The forwarding header the trusted proxies write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=...`.
+    Forwarded,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardingHeader,
+}
+
+impl TrustedProxies {
+    /// Parses CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses.
+    pub fn parse(networks: &[String], header: &str) -> Result<Self, String> {
+        let header = match header.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => ForwardingHeader::XForwardedFor,
+            "forwarded" => ForwardingHeader::Forwarded,
+            other => {
+                return Err(format!(
+                    "{other:?} is not a forwarding header latchkey reads; use \"X-Forwarded-For\" or \"Forwarded\""
+                ));
+            }
+        };
+        let networks = networks
+            .iter()
+            .map(|network| {
+                let network = network.trim();
+                network
+                    .parse::<IpNet>()
+                    .or_else(|_| network.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("{network:?} is not a CIDR network or an IP address"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { networks, header })
+    }
+
+    pub fn none() -> Self {
+        Self {
+            networks: Vec::new(),
+            header: ForwardingHeader::XForwardedFor,
+        }
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.networks.iter().any(|network| network.contains(&ip))
+    }
+
+    /// The client's address for a request from `peer` with `headers`.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let chain = match self.header {
+            ForwardingHeader::XForwardedFor => x_forwarded_for(headers),
+            ForwardingHeader::Forwarded => forwarded_for(headers),
+        };
+        // Walk from the nearest hop outwards; each trusted hop vouches for
+        // the entry to its left.
+        let mut nearest_trusted = peer;
+        for entry in chain.iter().rev() {
+            match entry {
+                Some(ip) if self.trusts(*ip) => nearest_trusted = *ip,
+                Some(ip) => return *ip,
+                // A hop a trusted proxy could not name: the proxy is the best we know.
+                None => return nearest_trusted,
+            }
+        }
+        nearest_trusted
+    }
+}
+
+/// `X-Forwarded-For` entries, left to right, over every header line.
+fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|entry| parse_node(entry.trim()))
+        .collect()
+}
+
+/// RFC 7239 `Forwarded` `for=` parameters, left to right.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("forwarded")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|element| {
+            element
+                .split(';')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
+                .and_then(|(_, node)| parse_node(node.trim().trim_matches('"')))
+        })
+        .collect()
+}
+
+/// An address as proxies write one: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`
+/// or `[2001:db8::1]:5678`. `unknown` and obfuscated names are `None`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        let (address, _) = rest.split_once(']')?;
+        return address
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|ip| IpAddr::V6(ip).to_canonical());
+    }
+    let (address, port) = node.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    address.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+/// The key rate limits count under: an IPv4 address, or an IPv6 address's
+/// /64 (one subscriber's allocation; per-address keys would give an IPv6
+/// client 2^64 fresh budgets).
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        map
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
+    #[test]
+    fn without_trusted_proxies_headers_are_ignored() {
+        let proxies = TrustedProxies::none();
+        let forged = headers(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=2.2.2.2")]);
+        assert_eq!(proxies.client_ip(ip("9.9.9.9"), &forged), ip("9.9.9.9"));
+    }
+
+    #[test]
+    fn the_right_most_untrusted_hop_is_the_client() {
+        let proxies = TrustedProxies::parse(
+            &["10.0.0.0/8".into(), "192.168.1.1".into()],
+            "X-Forwarded-For",
+        )
+        .expect("valid");
+        let cases = [
+            // The client forged "6.6.6.6"; our proxy appended the real peer.
+            ("6.6.6.6, 203.0.113.7", "203.0.113.7"),
+            ("6.6.6.6, 203.0.113.7, 10.1.2.3", "203.0.113.7"),
+            ("203.0.113.7:4711", "203.0.113.7"),
+            ("[2001:db8::7]:443, 10.0.0.2", "2001:db8::7"),
+            ("::ffff:203.0.113.9", "203.0.113.9"),
+            ("10.0.0.9, 192.168.1.1", "10.0.0.9"),
+            ("garbage, 10.0.0.9", "10.0.0.9"),
+            ("", "10.0.0.1"),
+        ];
+        for (header, expected) in cases {
+            let got = proxies.client_ip(ip("10.0.0.1"), &headers(&[("x-forwarded-for", header)]));
+            assert_eq!(got, ip(expected), "{header}");
+        }
+        // A peer that is not a trusted proxy is the client, whatever it says.
+        let got = proxies.client_ip(
+            ip("203.0.113.50"),
+            &headers(&[("x-forwarded-for", "1.1.1.1")]),
+        );
+        assert_eq!(got, ip("203.0.113.50"));
+        // Several header lines are one list.
+        let got = proxies.client_ip(
+            ip("10.0.0.1"),
+            &headers(&[
+                ("x-forwarded-for", "6.6.6.6"),
+                ("x-forwarded-for", "198.51.100.1"),
+            ]),
+        );
+        assert_eq!(got, ip("198.51.100.1"));
+    }
+
+    #[test]
+    fn rfc_7239_forwarded() {
+        let proxies = TrustedProxies::parse(&["10.0.0.0/8".into()], "Forwarded").expect("valid");
+        let got = proxies.client_ip(
+            ip("10.0.0.1"),
+            &headers(&[(
+                "forwarded",
+                r#"for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, for=10.0.0.5"#,
+            )]),
+        );
+        assert_eq!(got, ip("2001:db8:cafe::17"));
+        let ignored = proxies.client_ip(
+            ip("10.0.0.1"),
+            &headers(&[("x-forwarded-for", "198.51.100.1")]),
+        );
+        assert_eq!(ignored, ip("10.0.0.1"), "only the configured header counts");
+        assert!(TrustedProxies::parse(&["10.0.0.0/33".into()], "Forwarded").is_err());
+        assert!(TrustedProxies::parse(&[], "X-Real-IP").is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        assert_eq!(
+            rate_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            rate_key(ip("2001:db8:1:2::1")),
+            rate_key(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(
+            rate_key(ip("2001:db8:1:2::1")),
+            rate_key(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(rate_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(rate_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
+    }
+}
