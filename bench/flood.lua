@@ -3,9 +3,9 @@
 -- stops it and every address is new to the limiter. BODY is the login body.
 -- START (default 0) offsets the addresses, so repeated runs stay distinct.
 local counter = 0
-local thread_offset = 0
 local threads = 0
 
+-- Runs in the main Lua state; sets the global `thread_offset` in each thread's.
 function setup(thread)
   thread:set("thread_offset", threads)
   threads = threads + 1
@@ -18,8 +18,9 @@ local start = tonumber(os.getenv("START") or "0")
 
 request = function()
   -- Threads interleave: thread t uses t, t + 16, t + 32, ...
-  local n = start + thread_offset + counter * 16
+  local n = start + (thread_offset or 0) + counter * 16
   counter = counter + 1
   local address = string.format("10.%d.%d.%d", 64 + math.floor(n / 65536) % 64, math.floor(n / 256) % 256, n % 256)
-  return wrk.format(nil, nil, { ["X-Forwarded-For"] = address })
+  -- Headers given here replace wrk.headers, so the content type goes too.
+  return wrk.format(nil, nil, { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = address })
 end
