@@ -3,12 +3,30 @@
 -- stops it and every address is new to the limiter. BODY is the login body.
 -- START (default 0) offsets the addresses, so repeated runs stay distinct.
 local counter = 0
-local threads = 0
+local threads = {}
 
 -- Runs in the main Lua state; sets the global `thread_offset` in each thread's.
 function setup(thread)
-  thread:set("thread_offset", threads)
-  threads = threads + 1
+  thread:set("thread_offset", #threads)
+  table.insert(threads, thread)
+end
+
+-- Per thread: responses by status, summed and printed by done().
+statuses = {}
+function response(status)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done()
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      total[status] = (total[status] or 0) + count
+    end
+  end
+  for status, count in pairs(total) do
+    io.write(string.format("status %d: %d\n", status, count))
+  end
 end
 
 wrk.method = "POST"

@@ -318,7 +318,11 @@ mod tests {
         for _ in 0..100 {
             assert!(limit.peek(&1).is_ok());
         }
-        assert_eq!(limit.tracked_keys(), 0, "a peek at an unknown key stores nothing");
+        assert_eq!(
+            limit.tracked_keys(),
+            0,
+            "a peek at an unknown key stores nothing"
+        );
         assert!(limit.record(&1).is_ok());
         let wait = limit.peek(&1).expect_err("used up");
         assert!(wait.0 > Duration::from_secs(50), "{wait:?}");
