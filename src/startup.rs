@@ -12,7 +12,7 @@ use tracing_actix_web::TracingLogger;
 use crate::client_ip::TrustedProxies;
 use crate::db::{self, Database};
 use crate::directory::UserDirectory;
-use crate::passwords::PasswordHasher;
+use crate::passwords::{HashingPool, PasswordHasher};
 use crate::revocation::RevokedSessions;
 use crate::routes::{self, input::BodyLimit};
 use crate::settings::Settings;
@@ -108,7 +108,10 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         rotations,
         proxies: Arc::new(proxies),
         throttle: Arc::new(Throttle::new(&settings.throttle)),
-        hash_slots: Arc::new(tokio::sync::Semaphore::new(hash_slots)),
+        hashing: Arc::new(HashingPool::start(
+            hash_slots,
+            Duration::from_millis(settings.throttle.hash_wait_ms),
+        )?),
         tokens: Arc::new(TokenService::new(&settings.jwt, keys)),
         hasher: PasswordHasher::new(settings.passwords.iterations),
         db: Database::new(pool),

@@ -7,7 +7,7 @@ use crate::client_ip::TrustedProxies;
 use crate::db::Database;
 use crate::db::rotations::RotationBatcher;
 use crate::directory::UserDirectory;
-use crate::passwords::PasswordHasher;
+use crate::passwords::{HashingPool, PasswordHasher};
 use crate::revocation::RevokedSessions;
 use crate::settings::Settings;
 use crate::throttle::Throttle;
@@ -25,6 +25,6 @@ pub struct AppState {
     pub rotations: Option<Arc<RotationBatcher>>,
     pub proxies: Arc<TrustedProxies>,
     pub throttle: Arc<Throttle>,
-    /// One permit per password hash allowed to run at once.
-    pub hash_slots: Arc<tokio::sync::Semaphore>,
+    /// Where login password hashes run, at most `throttle.max_concurrent_hashes` at once.
+    pub hashing: Arc<HashingPool>,
 }

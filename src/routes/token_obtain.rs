@@ -36,30 +36,24 @@ pub async fn obtain(
         .await?;
 
     // The hash runs whether or not the user exists, so timing does not tell.
-    // At most `throttle.max_concurrent_hashes` run at once, so a login flood
-    // queues here instead of starving every other endpoint of CPU.
-    let slot = tokio::time::timeout(
-        std::time::Duration::from_millis(state.settings.throttle.hash_wait_ms),
-        state.hash_slots.clone().acquire_owned(),
-    )
-    .await
-    .map_err(|_| ApiError::HashingBusy)?
-    .map_err(|_| ApiError::HashingBusy)?;
+    // It runs on the hashing pool: a login flood queues there (then gets 503)
+    // instead of taking the CPU from every other endpoint.
     let hasher = state.hasher.clone();
     let stored_hash = user.as_ref().map(|u| u.password.clone());
-    let verification = web::block(move || {
-        let password = Password::new(password);
-        match stored_hash {
-            Some(stored) => hasher.verify(&password, &stored),
-            None => {
-                hasher.burn(&password);
-                Verification::Mismatch
+    let verification = state
+        .hashing
+        .run(move || {
+            let password = Password::new(password);
+            match stored_hash {
+                Some(stored) => hasher.verify(&password, &stored),
+                None => {
+                    hasher.burn(&password);
+                    Verification::Mismatch
+                }
             }
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    drop(slot);
+        })
+        .await
+        .map_err(|_| ApiError::HashingBusy)?;
 
     // Django's ModelBackend refuses inactive users whatever CHECK_USER_IS_ACTIVE says.
     let user = match user {
