@@ -5,6 +5,7 @@ mod health;
 pub mod input;
 mod logout_all;
 mod me;
+mod schema;
 mod sessions;
 mod token_blacklist;
 mod token_introspect;
@@ -25,84 +26,86 @@ const POST_ONLY: &str = "POST, OPTIONS";
 const GET_ONLY: &str = "GET, HEAD, OPTIONS";
 const DELETE_ONLY: &str = "DELETE, OPTIONS";
 
-/// Registers every route. Each endpoint answers with and without its
-/// trailing slash (Simple JWT redirects and loses the body), 405 for other
-/// methods and its description for OPTIONS. Each spelling is its own static
-/// resource: a resource with several patterns is matched by regex, which
-/// showed up in profiles of the verify path.
+/// Every operation the service serves, as `openapi.yaml` lists it: method
+/// and path (`/api/` paths with their trailing slash; each is served without
+/// it too). [`configure`] registers exactly these, one [`resource`] per path,
+/// so this list is the app's side of the drift test in `tests/api/schema.rs`.
+/// HEAD and OPTIONS are answered on every path and not listed.
+pub const ROUTES: [(&str, &str); 15] = [
+    ("POST", "/api/token/"),
+    ("POST", "/api/token/refresh/"),
+    ("POST", "/api/token/verify/"),
+    ("POST", "/api/token/blacklist/"),
+    ("POST", "/api/token/introspect/"),
+    ("POST", "/api/token/logout-all/"),
+    ("GET", "/api/sessions/"),
+    ("DELETE", "/api/sessions/{id}/"),
+    ("GET", "/api/me/"),
+    ("GET", "/api/schema/"),
+    ("GET", "/openapi.yaml"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+];
+
+/// Registers every route in [`ROUTES`]. Each `/api/` endpoint answers with
+/// and without its trailing slash (Simple JWT redirects and loses the body),
+/// 405 for other methods and its description for OPTIONS. Each spelling is
+/// its own static resource: a resource with several patterns is matched by
+/// regex, which showed up in profiles of the verify path.
 pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .service(get_endpoint(
-            "/.well-known/jwks.json",
-            "JWKS",
-            well_known::jwks,
-        ))
-        .service(get_endpoint(
-            "/.well-known/openid-configuration",
-            "OpenID Configuration",
-            well_known::openid_configuration,
-        ))
-        .service(
-            web::scope("/api")
-                .wrap(
-                    middleware::DefaultHeaders::new()
-                        .add((CACHE_CONTROL, "no-store"))
-                        .add((PRAGMA, "no-cache")),
-                )
-                .configure(api_routes),
-        );
+    let mut paths: Vec<&'static str> = ROUTES.iter().map(|(_, path)| *path).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let (api, root): (Vec<_>, Vec<_>) = paths.into_iter().partition(|p| p.starts_with("/api/"));
+    for path in root {
+        config.service(resource(path, path));
+    }
+    config.service(
+        web::scope("/api")
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add((CACHE_CONTROL, "no-store"))
+                    .add((PRAGMA, "no-cache")),
+            )
+            .configure(move |scope| {
+                for path in api {
+                    let inner = &path["/api".len()..];
+                    scope.service(resource(path, inner));
+                    scope.service(resource(path, inner.trim_end_matches('/')));
+                }
+            }),
+    );
 }
 
-fn api_routes(api: &mut web::ServiceConfig) {
-    for path in ["/token/", "/token"] {
-        api.service(post_endpoint(
-            path,
-            "Token Obtain Pair",
-            token_obtain::obtain,
-        ));
-    }
-    for path in ["/token/refresh/", "/token/refresh"] {
-        api.service(post_endpoint(path, "Token Refresh", token_refresh::refresh));
-    }
-    for path in ["/token/verify/", "/token/verify"] {
-        api.service(post_endpoint(path, "Token Verify", token_verify::verify));
-    }
-    for path in ["/token/blacklist/", "/token/blacklist"] {
-        api.service(post_endpoint(
-            path,
-            "Token Blacklist",
-            token_blacklist::blacklist,
-        ));
-    }
-    for path in ["/token/introspect/", "/token/introspect"] {
-        api.service(post_endpoint(
-            path,
-            "Token Introspect",
-            token_introspect::introspect,
-        ));
-    }
-    for path in ["/token/logout-all/", "/token/logout-all"] {
-        api.service(post_endpoint(path, "Logout All", logout_all::logout_all));
-    }
-    for path in ["/sessions/", "/sessions"] {
-        api.service(get_endpoint(path, "Sessions", sessions::list));
-    }
-    for path in ["/sessions/{id}/", "/sessions/{id}"] {
-        api.service(
-            web::resource(path)
-                .route(web::delete().to(sessions::delete))
-                .route(
-                    web::method(Method::OPTIONS).to(|| async { options("Session", DELETE_ONLY) }),
-                )
-                .default_service(web::to(|req: HttpRequest| async move {
-                    not_allowed(&req, DELETE_ONLY)
-                })),
-        );
-    }
-    for path in ["/me/", "/me"] {
-        api.service(get_endpoint(path, "Me", me::me));
+/// The resource serving `path` (as [`ROUTES`] names it), mounted at `at`.
+fn resource(path: &str, at: &str) -> actix_web::Resource {
+    match path {
+        "/api/token/" => post_endpoint(at, "Token Obtain Pair", token_obtain::obtain),
+        "/api/token/refresh/" => post_endpoint(at, "Token Refresh", token_refresh::refresh),
+        "/api/token/verify/" => post_endpoint(at, "Token Verify", token_verify::verify),
+        "/api/token/blacklist/" => post_endpoint(at, "Token Blacklist", token_blacklist::blacklist),
+        "/api/token/introspect/" => {
+            post_endpoint(at, "Token Introspect", token_introspect::introspect)
+        }
+        "/api/token/logout-all/" => post_endpoint(at, "Logout All", logout_all::logout_all),
+        "/api/sessions/" => get_endpoint(at, "Sessions", sessions::list),
+        "/api/sessions/{id}/" => web::resource(at)
+            .route(web::delete().to(sessions::delete))
+            .route(web::method(Method::OPTIONS).to(|| async { options("Session", DELETE_ONLY) }))
+            .default_service(web::to(|req: HttpRequest| async move {
+                not_allowed(&req, DELETE_ONLY)
+            })),
+        "/api/me/" => get_endpoint(at, "Me", me::me),
+        "/api/schema/" | "/openapi.yaml" => get_endpoint(at, "Schema", schema::schema),
+        "/.well-known/jwks.json" => get_endpoint(at, "JWKS", well_known::jwks),
+        "/.well-known/openid-configuration" => {
+            get_endpoint(at, "OpenID Configuration", well_known::openid_configuration)
+        }
+        "/healthz" => get_endpoint(at, "Health", health::healthz),
+        "/readyz" => get_endpoint(at, "Ready", health::readyz),
+        other => unreachable!("ROUTES lists {other}, which has no handler"),
     }
 }
 

@@ -13,6 +13,7 @@ mod keys;
 mod obtain;
 mod refresh;
 mod requests;
+mod schema;
 mod sessions;
 mod throttle;
 mod verify;
