@@ -48,6 +48,24 @@ impl RequestFields {
             Err(ApiError::Fields(errors))
         }
     }
+
+    /// [`Self::strings`] without DRF's number-to-string coercion, for fields
+    /// that are never numbers (RFC 7662's `token`). Form values are strings
+    /// anyway; this only matters for JSON bodies.
+    pub fn exact_strings<const N: usize>(
+        self,
+        names: [&'static str; N],
+    ) -> Result<[String; N], ApiError> {
+        let numbers: FieldErrors = names
+            .iter()
+            .filter(|name| matches!(self.0.get(**name), Some(Value::Number(_))))
+            .map(|name| (*name, vec![NOT_A_STRING]))
+            .collect();
+        if !numbers.is_empty() {
+            return Err(ApiError::Fields(numbers));
+        }
+        self.strings(names)
+    }
 }
 
 fn char_field(value: Option<Value>) -> Result<String, &'static str> {

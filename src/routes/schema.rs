@@ -2,12 +2,15 @@
 //! binary and served at `GET /api/schema/` (drf-spectacular's path, so
 //! Simple JWT users' tooling finds it) and `GET /openapi.yaml`. YAML unless
 //! the caller asks for JSON (`Accept: application/json`,
-//! `application/vnd.oai.openapi+json`, or `?format=json`).
+//! `application/vnd.oai.openapi+json`, or `?format=json`; `?format=yaml`
+//! forces YAML, any other format is a 404).
 
 use std::sync::OnceLock;
 
 use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse};
+
+use crate::error::ApiError;
 
 /// The committed description, byte for byte.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -25,9 +28,17 @@ fn openapi_json() -> &'static str {
     })
 }
 
-fn wants_json(request: &HttpRequest) -> bool {
-    let query_asks = form_urlencoded::parse(request.query_string().as_bytes())
-        .any(|(name, value)| name == "format" && value == "json");
+/// Whether to answer in JSON; `None` for a `?format=` we do not serve (DRF
+/// answers an unknown format with 404).
+fn wants_json(request: &HttpRequest) -> Option<bool> {
+    let format = form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(name, _)| name == "format")
+        .map(|(_, value)| value.into_owned());
+    match format.as_deref() {
+        Some("json") => return Some(true),
+        Some("yaml") | None => {}
+        Some(_) => return None,
+    }
     let accept_asks = request
         .headers()
         .get(ACCEPT)
@@ -39,17 +50,16 @@ fn wants_json(request: &HttpRequest) -> bool {
                     || kind.eq_ignore_ascii_case("application/vnd.oai.openapi+json")
             })
         });
-    query_asks || accept_asks
+    Some(format.is_none() && accept_asks)
 }
 
-pub async fn schema(request: HttpRequest) -> HttpResponse {
-    if wants_json(&request) {
-        HttpResponse::Ok()
+pub async fn schema(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Ok(match wants_json(&request).ok_or(ApiError::NotFound)? {
+        true => HttpResponse::Ok()
             .insert_header((CONTENT_TYPE, JSON_TYPE))
-            .body(openapi_json())
-    } else {
-        HttpResponse::Ok()
+            .body(openapi_json()),
+        false => HttpResponse::Ok()
             .insert_header((CONTENT_TYPE, YAML_TYPE))
-            .body(OPENAPI_YAML)
-    }
+            .body(OPENAPI_YAML),
+    })
 }

@@ -15,7 +15,7 @@ pub async fn introspect(
     _client: IntrospectionClient,
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
-    let [raw] = fields.strings(["token"])?;
+    let [raw] = fields.exact_strings(["token"])?;
     let body = match introspection::introspect(&state, &raw).await? {
         Some(claims) => {
             let mut body = Map::with_capacity(claims.len() + 1);

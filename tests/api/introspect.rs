@@ -235,4 +235,19 @@ async fn a_missing_or_blank_token_is_a_field_error() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body, json!({"token": ["This field may not be blank."]}));
+    let response = app
+        .client
+        .post(app.url("/api/token/introspect/"))
+        .basic_auth(CLIENT, Some(CLIENT_SECRET))
+        .json(&json!({"token": 12345}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        response.status(),
+        400,
+        "a token is a string, never a number"
+    );
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body, json!({"token": ["Not a valid string."]}));
 }

@@ -42,10 +42,7 @@ fn app_operations() -> BTreeSet<(String, String)> {
 
 /// What differs between the app's operations and the spec's, worded for
 /// whoever broke it.
-fn drift(
-    app: &BTreeSet<(String, String)>,
-    spec: &BTreeSet<(String, String)>,
-) -> Vec<String> {
+fn drift(app: &BTreeSet<(String, String)>, spec: &BTreeSet<(String, String)>) -> Vec<String> {
     let served = app
         .difference(spec)
         .map(|(method, path)| format!("{method} {path} is served but not in openapi.yaml"));
@@ -99,9 +96,8 @@ async fn every_described_operation_is_served() {
 #[tokio::test]
 async fn the_committed_spec_is_served_as_yaml_and_json() {
     let app = spawn_app().await;
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
-            .expect("openapi.yaml");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
+        .expect("openapi.yaml");
     for path in ["/api/schema/", "/api/schema", "/openapi.yaml"] {
         let response = app.client.get(app.url(path)).send().await.expect("sent");
         assert_eq!(response.status(), 200, "{path}");
