@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
-# The OpenAPI contract against a live latchkey on PostgreSQL: schemathesis
-# runs every check it has on every operation in openapi.yaml (positive and
-# negative data, response schemas, status codes, headers, stateful links),
-# logging in for Bearer tokens and as an introspection client. Any failure or
-# 5xx fails the run. Needs the debug build (cargo build) and schemathesis
-# (tests/verifiers/requirements.txt).
+# The OpenAPI contract against a live latchkey on PostgreSQL:
+# 1. schemathesis runs every check it has on every operation in openapi.yaml
+#    (positive and negative data, response schemas, status codes, headers,
+#    stateful links), logging in for Bearer tokens and as an introspection
+#    client; any failure or 5xx fails the run;
+# 2. a Python client generated with openapi-python-client and a TypeScript
+#    client generated with @hey-api/openapi-ts each run the token flow
+#    (clients/python/flow.py, clients/typescript/flow.ts). The generated code
+#    is built here, in a temporary directory, never committed.
+# Needs the debug build (cargo build), schemathesis
+# (tests/verifiers/requirements.txt), python3 with venv, and node with npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source clients/live.sh
 
+echo "==> schemathesis"
 schemathesis --config-file clients/schemathesis.toml run openapi.yaml \
     --url "$LIVE_URL" \
     --checks all \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-60}" \
     --seed "${SCHEMATHESIS_SEED:-20261122}" \
     --no-color
+
+work="$(mktemp -d)"
+trap 'kill "$LIVE_PID" 2>/dev/null || true; rm -rf "$LIVE_DIR" "$work"' EXIT
+
+echo "==> Python client (openapi-python-client), generated and driven"
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check -r clients/python/requirements.txt
+"$work/venv/bin/openapi-python-client" generate --path openapi.yaml --output-path "$work/python" \
+    --config clients/python/generator.yaml
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$work/python"
+"$work/venv/bin/python" clients/python/flow.py "$LIVE_URL" "$LIVE_USERNAME" "$LIVE_PASSWORD"
+
+echo "==> TypeScript client (@hey-api/openapi-ts), generated, type-checked and driven"
+(
+    cd clients/typescript
+    npm ci --no-audit --no-fund --loglevel=error
+    npm run --silent generate
+    npm run --silent check
+    npm run --silent flow -- "$LIVE_URL" "$LIVE_USERNAME" "$LIVE_PASSWORD"
+)

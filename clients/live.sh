@@ -2,7 +2,7 @@
 # Starts a live latchkey for the contract checks: the debug build, on a fresh
 # PostgreSQL database, with a real user. Sourced by .ci/run; sets LIVE_URL,
 # LIVE_USERNAME, LIVE_PASSWORD, LIVE_CLIENT_ID, LIVE_CLIENT_SECRET (an
-# introspection client) and LIVE_PID, and stops the server on exit.
+# introspection client), LIVE_PID and LIVE_DIR, and stops the server on exit.
 #   PGURL (default postgres://postgres@127.0.0.1:5432) and LIVE_PORT (18080).
 set -euo pipefail
 
@@ -33,11 +33,12 @@ LIVE_PASSWORD="correct horse battery"
 echo "$LIVE_PASSWORD" | "$binary" users create "$LIVE_USERNAME" --password-stdin
 "$binary" serve >"$live_dir/server.log" 2>&1 &
 LIVE_PID=$!
-trap 'kill "$LIVE_PID" 2>/dev/null || true; rm -rf "$live_dir"' EXIT
+LIVE_DIR="$live_dir"
+trap 'kill "$LIVE_PID" 2>/dev/null || true; rm -rf "$LIVE_DIR"' EXIT
 LIVE_URL="http://127.0.0.1:$port"
 for _ in $(seq 1 100); do
     curl -fsS "$LIVE_URL/healthz" >/dev/null 2>&1 && break
     sleep 0.1
 done
 curl -fsS "$LIVE_URL/readyz" >/dev/null
-export LIVE_URL LIVE_USERNAME LIVE_PASSWORD LIVE_PID LIVE_CLIENT_ID LIVE_CLIENT_SECRET
+export LIVE_URL LIVE_USERNAME LIVE_PASSWORD LIVE_PID LIVE_DIR LIVE_CLIENT_ID LIVE_CLIENT_SECRET
