@@ -25,6 +25,7 @@ use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use governor::{NotUntil, Quota, RateLimiter};
 
+use crate::client_ip::rate_key;
 use crate::settings::{RateSettings, ThrottleSettings};
 
 /// How long until the limited action is allowed again.
@@ -216,13 +217,15 @@ impl Throttle {
         AccountKey(self.account_hasher.hash_one(username.to_lowercase()))
     }
 
-    /// Before a login is hashed: counts the attempt against the address's
+    /// Before a login is hashed (`client` as resolved by `crate::client_ip`;
+    /// IPv6 counts by its /64): counts the attempt against the address's
     /// budget, and refuses it when the address has used up its failures, or
     /// when the account is under a guessing attack and this address has
     /// already failed on it. An address that has not failed on the account
     /// always gets its attempt, so the account's owner is never locked out by
     /// other addresses' failures.
-    pub fn before_login(&self, ip: IpAddr, account: AccountKey) -> Result<(), Throttled> {
+    pub fn before_login(&self, client: IpAddr, account: AccountKey) -> Result<(), Throttled> {
+        let ip = rate_key(client);
         if let Some(failures) = &self.login_failures {
             failures.peek(&ip).map_err(Throttled)?;
         }
@@ -240,7 +243,8 @@ impl Throttle {
     }
 
     /// After a wrong password (or unknown user): counts the failure.
-    pub fn login_failed(&self, ip: IpAddr, account: AccountKey) {
+    pub fn login_failed(&self, client: IpAddr, account: AccountKey) {
+        let ip = rate_key(client);
         if let Some(failures) = &self.login_failures {
             let _ = failures.record(&ip);
         }
@@ -252,9 +256,9 @@ impl Throttle {
         }
     }
 
-    pub fn before_refresh(&self, ip: IpAddr) -> Result<(), Throttled> {
+    pub fn before_refresh(&self, client: IpAddr) -> Result<(), Throttled> {
         match &self.refresh {
-            Some(refresh) => refresh.record(&ip).map_err(Throttled),
+            Some(refresh) => refresh.record(&rate_key(client)).map_err(Throttled),
             None => Ok(()),
         }
     }

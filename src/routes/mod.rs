@@ -164,10 +164,6 @@ fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
     state.proxies.client_ip(peer, request.headers())
 }
 
-fn rate_key(ip: std::net::IpAddr) -> std::net::IpAddr {
-    crate::client_ip::rate_key(ip)
-}
-
 /// Answers every unknown path with DRF's JSON 404.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)

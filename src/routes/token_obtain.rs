@@ -28,7 +28,7 @@ pub async fn obtain(
     let account = state.throttle.account(&username);
     state
         .throttle
-        .before_login(super::rate_key(client_ip), account)
+        .before_login(client_ip, account)
         .map_err(|throttled| ApiError::Throttled(throttled.0))?;
     let user = state
         .db
@@ -59,9 +59,7 @@ pub async fn obtain(
     let user = match user {
         Some(user) if verification.is_match() && user.is_active => user,
         _ => {
-            state
-                .throttle
-                .login_failed(super::rate_key(client_ip), account);
+            state.throttle.login_failed(client_ip, account);
             tracing::info!(%client_ip, "login failed");
             return Err(ApiError::BadCredentials);
         }

@@ -21,7 +21,7 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     state
         .throttle
-        .before_refresh(super::rate_key(super::client_ip(&state, &request)))
+        .before_refresh(super::client_ip(&state, &request))
         .map_err(|throttled| ApiError::Throttled(throttled.0))?;
     let [raw] = fields.strings(["refresh"])?;
     let presented = state.tokens.decode_as(&raw, TokenType::Refresh)?;
