@@ -30,7 +30,7 @@ const DELETE_ONLY: &str = "DELETE, OPTIONS";
 /// and path (`/api/` paths with their trailing slash; each is served without
 /// it too). [`configure`] registers exactly these, one [`resource`] per path,
 /// so this list is the app's side of the drift test in `tests/api/schema.rs`.
-/// HEAD and OPTIONS are answered on every path and not listed.
+/// OPTIONS (every path) and HEAD (every GET path) are answered and not listed.
 pub const ROUTES: [(&str, &str); 15] = [
     ("POST", "/api/token/"),
     ("POST", "/api/token/refresh/"),

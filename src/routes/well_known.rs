@@ -9,16 +9,22 @@ use serde_json::json;
 use crate::state::AppState;
 use crate::tokens::algorithm_name;
 
+/// Both documents may be cached as long as the JWKS: verifiers refetch them
+/// together.
+fn cache_control(state: &AppState) -> (actix_web::http::header::HeaderName, String) {
+    (
+        CACHE_CONTROL,
+        format!(
+            "public, max-age={}",
+            state.settings.jwt.jwks_max_age_seconds
+        ),
+    )
+}
+
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json"))
-        .insert_header((
-            CACHE_CONTROL,
-            format!(
-                "public, max-age={}",
-                state.settings.jwt.jwks_max_age_seconds
-            ),
-        ))
+        .insert_header(cache_control(&state))
         .body(state.tokens.keys().jwks().to_owned())
 }
 
@@ -42,13 +48,7 @@ pub async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) 
         .map(algorithm_name)
         .collect();
     let mut response = HttpResponse::Ok();
-    response.insert_header((
-        CACHE_CONTROL,
-        format!(
-            "public, max-age={}",
-            state.settings.jwt.jwks_max_age_seconds
-        ),
-    ));
+    response.insert_header(cache_control(&state));
     if configured.is_empty() {
         // Built from the request's headers: a shared cache must not serve
         // one host's answer to another.

@@ -176,7 +176,7 @@ impl std::fmt::Debug for LoadedKey {
 impl LoadedKey {
     pub fn hmac(kid: Option<String>, algorithm: Algorithm, secret: &[u8]) -> anyhow::Result<Self> {
         anyhow::ensure!(
-            family(algorithm) == AlgorithmFamily::Hmac,
+            algorithm.family() == AlgorithmFamily::Hmac,
             "{} is not an HMAC algorithm",
             algorithm_name(algorithm)
         );
@@ -200,7 +200,7 @@ impl LoadedKey {
     /// sign, or a public key, which verifies only. The key must suit
     /// `algorithm` (curve, type, RSA size); a private key proves it by signing.
     pub fn from_pem(kid: String, algorithm: Algorithm, pem: &[u8]) -> anyhow::Result<Self> {
-        let family = family(algorithm);
+        let family = algorithm.family();
         anyhow::ensure!(
             family != AlgorithmFamily::Hmac,
             "{} keys are secrets, not PEM files",
@@ -276,15 +276,11 @@ impl LoadedKey {
     }
 }
 
-fn family(algorithm: Algorithm) -> AlgorithmFamily {
-    algorithm.family()
-}
-
 fn key_mismatch(algorithm: Algorithm, error: &jsonwebtoken::errors::Error) -> anyhow::Error {
     anyhow::anyhow!(
         "not a usable {} key ({error}); {}",
         algorithm_name(algorithm),
-        match family(algorithm) {
+        match algorithm.family() {
             AlgorithmFamily::Ed => "EdDSA takes an Ed25519 key",
             AlgorithmFamily::Ec => "ES256 takes a P-256 key, ES384 a P-384 key, in PKCS#8",
             _ => "RS* and PS* take an RSA key of at least 2048 bits",
@@ -330,7 +326,7 @@ fn public_jwk(algorithm: Algorithm, jwk: &Jwk) -> anyhow::Result<Value> {
             };
             Ok(json!({"kty": "EC", "crv": crv, "x": ec.x, "y": ec.y}))
         }
-        (AlgorithmParameters::RSA(rsa), _) if family(algorithm) == AlgorithmFamily::Rsa => {
+        (AlgorithmParameters::RSA(rsa), _) if algorithm.family() == AlgorithmFamily::Rsa => {
             let modulus = URL_SAFE_NO_PAD
                 .decode(&rsa.n)
                 .map_err(|_| anyhow::anyhow!("the RSA modulus is malformed"))?;
