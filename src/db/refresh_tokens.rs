@@ -268,7 +268,10 @@ fn classify_unclaimed(
         // statements by a request that has not rotated it yet.
         return refused(Refusal::Blacklisted);
     };
-    if now - rotated_at <= request.grace
+    // A zero grace means none: a request that read the clock before the
+    // winner did (so `now` is earlier than `rotated_at`) is reuse too.
+    if request.grace > chrono::Duration::zero()
+        && now - rotated_at <= request.grace
         && let Some(child_jti) = &token.replaced_by
         && let Some((child, _, _)) = load(conn, child_jti)?
         && child.rotated_at.is_none()

@@ -183,6 +183,42 @@ async fn deactivated_deleted_or_unrecognizable_users_have_no_active_account() {
     assert_eq!(app.obtain("alice", "pw").await.status(), 200);
 }
 
+/// Concurrent requests read the clock in one order and reach the database in
+/// another: a loser's `now` can be earlier than the winner's `rotated_at`.
+/// Without a grace window that is still reuse, never a replay of the child.
+#[tokio::test]
+async fn without_grace_a_loser_whose_clock_read_came_first_is_still_reuse() {
+    use latchkey::db::refresh_tokens::{self, Refresh, Refreshed};
+    let app = spawn_app_with(|s| s.sessions.reuse_grace_seconds = 0).await;
+    let user = app.create_user("alice", "pw").await;
+    let pair = app.obtain_pair(&user).await;
+    assert_eq!(app.refresh(&pair.refresh).await.status(), 200);
+
+    let parent_jti = claims_of(&pair.refresh)["jti"]
+        .as_str()
+        .expect("jti")
+        .to_owned();
+    let earlier = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(2);
+    let outcome = app
+        .with_db(move |conn| {
+            let request = Refresh {
+                parent_jti,
+                claimed_user: Some(user.id),
+                child: None,
+                retire_parent: true,
+                require_active_user: true,
+                adopt: None,
+                grace: chrono::Duration::zero(),
+            };
+            refresh_tokens::refresh(conn, &request, earlier).expect("refresh")
+        })
+        .await;
+    assert!(
+        matches!(outcome, Refreshed::ReuseDetected { .. }),
+        "{outcome:?}"
+    );
+}
+
 #[tokio::test]
 async fn twenty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     // Without the grace window, which answers retries with the winner's token.
