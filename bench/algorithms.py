@@ -20,12 +20,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, run, wrk  # noqa: E402
+from run import ROOT, run, wait_until_serving, wrk  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
@@ -55,12 +54,7 @@ def start(binary, algorithm, cache, port, workdir):
     run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=PASSWORD + "\n")
     server = subprocess.Popen([binary, "serve"], env=env)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/healthz")
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_serving(base)
     return server, base
 
 

@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -59,12 +58,7 @@ def start(binary, database, port, data_dir, seed_sql=None):
         bench.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", seed_sql])
     server = subprocess.Popen([binary, "serve"], env=env)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/healthz")
-            break
-        except OSError:
-            time.sleep(0.1)
+    bench.wait_until_serving(base)
     return server, base
 
 

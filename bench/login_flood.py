@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, run, wrk  # noqa: E402
+from run import ROOT, run, wait_until_serving, wrk  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "10"))
@@ -58,12 +58,7 @@ def start(binary, data_dir, extra):
     }
     run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=PASSWORD + "\n")
     server = subprocess.Popen([binary, "serve"], env=env)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(BASE + "/healthz")
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_serving(BASE)
     return server
 
 

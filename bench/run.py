@@ -45,6 +45,17 @@ def post(path, body):
         return json.load(response)
 
 
+def wait_until_serving(base):
+    """Waits (up to 10 s) until the server at `base` answers /healthz."""
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz")
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{base} did not start")
+
+
 def obtain():
     return post("/api/token/", {"username": "bench", "password": PASSWORD})
 
@@ -90,12 +101,7 @@ def main():
     run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=PASSWORD + "\n")
     server = subprocess.Popen([binary, "serve"], env=env)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(BASE + "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_serving(BASE)
         results = measure()
         rss_mb = peak_rss_mb(server.pid)
     finally:
