@@ -210,44 +210,39 @@ async fn revoked_expired_and_foreign_tokens_are_inactive() {
     .await;
 }
 
+/// A client-authenticated introspection request that must be refused with
+/// 400 and these field errors.
+async fn assert_field_errors(request: reqwest::RequestBuilder, expected: Value) {
+    let response = request
+        .basic_auth(CLIENT, Some(CLIENT_SECRET))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body, expected);
+}
+
 #[tokio::test]
 async fn a_missing_or_blank_token_is_a_field_error() {
     let app = app_with_client().await;
-    let response = app
-        .client
-        .post(app.url("/api/token/introspect/"))
-        .basic_auth(CLIENT, Some(CLIENT_SECRET))
-        .form(&[("token_type_hint", "access_token")])
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body, json!({"token": ["This field is required."]}));
-    let response = app
-        .client
-        .post(app.url("/api/token/introspect/"))
-        .basic_auth(CLIENT, Some(CLIENT_SECRET))
-        .form(&[("token", "  ")])
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body, json!({"token": ["This field may not be blank."]}));
-    let response = app
-        .client
-        .post(app.url("/api/token/introspect/"))
-        .basic_auth(CLIENT, Some(CLIENT_SECRET))
-        .json(&json!({"token": 12345}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(
-        response.status(),
-        400,
-        "a token is a string, never a number"
-    );
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body, json!({"token": ["Not a valid string."]}));
+    let url = app.url("/api/token/introspect/");
+    assert_field_errors(
+        app.client
+            .post(&url)
+            .form(&[("token_type_hint", "access_token")]),
+        json!({"token": ["This field is required."]}),
+    )
+    .await;
+    assert_field_errors(
+        app.client.post(&url).form(&[("token", "  ")]),
+        json!({"token": ["This field may not be blank."]}),
+    )
+    .await;
+    // A token is a string, never a number.
+    assert_field_errors(
+        app.client.post(&url).json(&json!({"token": 12345})),
+        json!({"token": ["Not a valid string."]}),
+    )
+    .await;
 }
