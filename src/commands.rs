@@ -12,6 +12,10 @@ use crate::startup::Application;
 use crate::tokens::{self, keys};
 
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Production refused these at load; development runs, and says so.
+    for weakness in settings.weaknesses() {
+        tracing::warn!("unsafe for production: {weakness}");
+    }
     actix_web::rt::System::new().block_on(async move {
         let application = Application::build(settings).await?;
         tracing::info!("latchkey is serving on port {}", application.port());

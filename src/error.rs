@@ -188,10 +188,18 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: a Bearer token that was sent and refused says why;
+            // a request without credentials gets the bare challenge. The
+            // realm stays first, where Simple JWT clients look for it.
             let challenge = match self {
                 Self::ClientNotAuthenticated
                 | Self::ClientBadHeader
                 | Self::ClientBadCredentials => r#"Basic realm="api""#,
+                Self::BearerTokenInvalid(_)
+                | Self::NoUserIdentification
+                | Self::UserNotFound
+                | Self::UserInactive => r#"Bearer realm="api", error="invalid_token""#,
+                Self::BadAuthorizationHeader => r#"Bearer realm="api", error="invalid_request""#,
                 _ => r#"Bearer realm="api""#,
             };
             response.insert_header((

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod error;
 pub mod introspection;
 pub mod passwords;
+pub mod private_files;
 pub mod revocation;
 pub mod routes;
 pub mod settings;

@@ -90,10 +90,17 @@ impl PasswordHasher {
 
     /// Checks `password` against a stored hash in constant time. Hashes in
     /// any other format (another algorithm, Django's unusable `!` marker)
-    /// never match, but still cost one hash.
+    /// never match. Every check costs at least the configured iteration
+    /// count, whatever the stored hash asks for, so timing does not tell a
+    /// user with an old, cheaper hash from an unknown username.
     pub fn verify(&self, password: &Password, stored: &str) -> Verification {
+        self.verify_counting(password, stored, &mut 0)
+    }
+
+    /// [`Self::verify`], adding the PBKDF2 iterations it ran to `spent`.
+    fn verify_counting(&self, password: &Password, stored: &str, spent: &mut u64) -> Verification {
         let Some((iterations, salt, expected)) = decode(stored) else {
-            self.burn(password);
+            self.harden(password, 0, spent);
             return Verification::Mismatch;
         };
         let matches = pbkdf2::verify(
@@ -104,11 +111,35 @@ impl PasswordHasher {
             &expected,
         )
         .is_ok();
+        *spent += u64::from(iterations.get());
+        self.harden(password, iterations.get(), spent);
         match (matches, iterations == self.iterations) {
             (false, _) => Verification::Mismatch,
             (true, true) => Verification::Match,
             (true, false) => Verification::MatchNeedsUpgrade(self.hash(password)),
         }
+    }
+
+    /// Runs the iterations a check of `done` iterations fell short of the
+    /// configured count (Django's `harden_runtime`), on a throwaway salt.
+    fn harden(&self, password: &Password, done: u32, spent: &mut u64) {
+        let Some(missing) = self
+            .iterations
+            .get()
+            .checked_sub(done)
+            .and_then(NonZeroU32::new)
+        else {
+            return;
+        };
+        let mut derived = [0u8; HASH_LENGTH];
+        pbkdf2::derive(
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            missing,
+            b"latchkeyhardensalt0000",
+            password.as_bytes(),
+            &mut derived,
+        );
+        *spent += u64::from(missing.get());
     }
 
     /// Spends one hash's time for a login whose user does not exist.
@@ -323,6 +354,36 @@ mod tests {
                 "{stored}"
             );
         }
+    }
+
+    #[test]
+    fn finding_6_every_check_costs_the_configured_iterations() {
+        // A user whose hash has fewer iterations than configured must cost as
+        // much as an unknown user, or timing tells which usernames exist.
+        let hasher = PasswordHasher::new(2000);
+        let cheap = PasswordHasher::new(300).hash(&password("s3cret"));
+        let spent = |candidate: &str, stored: &str| {
+            let mut spent = 0;
+            let outcome = hasher.verify_counting(&password(candidate), stored, &mut spent);
+            (outcome.is_match(), spent)
+        };
+        assert_eq!(spent("wrong", &cheap), (false, 2000), "low-iteration hash");
+        assert_eq!(
+            spent("wrong", &hasher.dummy_hash.clone()),
+            (false, 2000),
+            "unknown user"
+        );
+        assert_eq!(spent("wrong", "!unusable"), (false, 2000), "unusable hash");
+        assert_eq!(
+            spent("wrong", &hasher.hash(&password("s3cret"))),
+            (false, 2000),
+            "current hash"
+        );
+        // A stored count above the configured one is not cut short.
+        let dear = PasswordHasher::new(3000).hash(&password("s3cret"));
+        assert_eq!(spent("wrong", &dear), (false, 3000));
+        // The match itself is unaffected by the extra work.
+        assert_eq!(spent("s3cret", &cheap).0, true);
     }
 
     #[test]

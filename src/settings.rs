@@ -16,6 +16,28 @@ pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 /// Longest key id accepted in configuration.
 pub const MAX_KID_BYTES: usize = 128;
 
+/// Production's floor for PBKDF2-HMAC-SHA256 iterations (OWASP, 2023).
+pub const MIN_PRODUCTION_ITERATIONS: u32 = 600_000;
+/// Production's ceiling for `jwt.leeway_seconds`.
+pub const MAX_PRODUCTION_LEEWAY_SECONDS: u64 = 300;
+/// Production's ceiling for the access-token lifetime: a day.
+pub const MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS: i64 = 86_400;
+/// A secret with fewer distinct bytes than this was typed, not generated: 64
+/// random hex digits have all 16, random base64 dozens.
+const MIN_SECRET_DISTINCT_BYTES: usize = 10;
+
+fn distinct_bytes(secret: &str) -> usize {
+    let mut seen = [false; 256];
+    secret.bytes().for_each(|b| seen[usize::from(b)] = true);
+    seen.iter().filter(|&&s| s).count()
+}
+
+/// Obviously low entropy: few distinct bytes (a repeated character, a short
+/// word repeated to length).
+fn looks_guessable(secret: &str) -> bool {
+    distinct_bytes(secret) < MIN_SECRET_DISTINCT_BYTES
+}
+
 fn is_hmac(algorithm: jsonwebtoken::Algorithm) -> bool {
     use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
     matches!(algorithm, HS256 | HS384 | HS512)
@@ -315,6 +337,19 @@ impl Settings {
                     .to_owned(),
             );
         }
+        if self.is_production()
+            && let Some(first) = self.weaknesses().into_iter().next()
+        {
+            return invalid(format!(
+                "{first} (production refuses this; development only warns)"
+            ));
+        }
+        if self.is_production() && self.server.public_url.trim().is_empty() {
+            return invalid(
+                "production needs server.public_url, the service's external base URL (e.g. LATCHKEY_SERVER__PUBLIC_URL=https://auth.example.com): discovery documents must not be built from request headers"
+                    .to_owned(),
+            );
+        }
         if !self.jwt.signing_key.is_empty() && self.jwt.signing_key.len() < MIN_HMAC_SECRET_BYTES {
             return invalid(format!(
                 "jwt.signing_key is {} bytes; an HMAC secret must be at least {MIN_HMAC_SECRET_BYTES} bytes (generate one with `openssl rand -base64 48`)",
@@ -426,6 +461,52 @@ impl Settings {
                 .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// Settings that work but weaken the service: production refuses them,
+    /// development logs them at start. Each names the setting and the fix.
+    pub fn weaknesses(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.passwords.iterations < MIN_PRODUCTION_ITERATIONS {
+            found.push(format!(
+                "passwords.iterations is {}; PBKDF2-SHA256 needs at least {MIN_PRODUCTION_ITERATIONS} (OWASP 2023), latchkey's default is 1000000",
+                self.passwords.iterations
+            ));
+        }
+        if self.jwt.leeway_seconds > MAX_PRODUCTION_LEEWAY_SECONDS {
+            found.push(format!(
+                "jwt.leeway_seconds is {}; clock skew beyond {MAX_PRODUCTION_LEEWAY_SECONDS} seconds keeps expired tokens alive, set it to at most {MAX_PRODUCTION_LEEWAY_SECONDS}",
+                self.jwt.leeway_seconds
+            ));
+        }
+        if self.jwt.access_token_lifetime_seconds > MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS {
+            found.push(format!(
+                "jwt.access_token_lifetime_seconds is {}; access tokens live at most {MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS} seconds (24 h), use refresh tokens for longer sessions",
+                self.jwt.access_token_lifetime_seconds
+            ));
+        }
+        let secrets = std::iter::once(("jwt.signing_key".to_owned(), &self.jwt.signing_key))
+            .chain(
+                self.jwt
+                    .keys
+                    .iter()
+                    .map(|key| (format!("jwt.keys[{}].secret", key.kid), &key.secret)),
+            )
+            .chain(self.introspection.clients.iter().map(|client| {
+                (
+                    format!("introspection.clients[{}].secret", client.id),
+                    &client.secret,
+                )
+            }));
+        for (name, secret) in secrets {
+            if !secret.is_empty() && looks_guessable(secret) {
+                found.push(format!(
+                    "{name} has only {} distinct characters; use a random secret (`openssl rand -base64 48`)",
+                    distinct_bytes(secret)
+                ));
+            }
+        }
+        found
     }
 
     /// Checks `jwt.keys` and `jwt.signing_kid` without reading any key material.
@@ -561,12 +642,73 @@ mod tests {
         let message = settings.validate().expect_err("refused").to_string();
         assert!(message.contains("LATCHKEY_DATABASE__URL"), "{message}");
         settings.database.url = "postgres://localhost/latchkey".to_owned();
+        settings.server.public_url = "https://auth.example.com".to_owned();
         let message = settings.validate().expect_err("refused").to_string();
         assert!(message.contains("LATCHKEY_JWT__SIGNING_KEY"), "{message}");
-        settings.jwt.signing_key = "x".repeat(32);
+        settings.jwt.signing_key = "kR7vQ2xW9pL4mN8sT1yB6cF3hJ5dG0aZ".to_owned();
         settings
             .validate()
             .expect("complete production settings validate");
+    }
+
+    /// A production configuration that passes, to break one setting at a time.
+    fn production() -> Settings {
+        let mut settings = Settings::defaults();
+        settings.environment = "production".to_owned();
+        settings.database.url = "postgres://localhost/latchkey".to_owned();
+        settings.server.public_url = "https://auth.example.com".to_owned();
+        settings.jwt.signing_key = "kR7vQ2xW9pL4mN8sT1yB6cF3hJ5dG0aZ".to_owned();
+        settings.validate().expect("the baseline validates");
+        settings
+    }
+
+    #[test]
+    fn finding_8_production_refuses_unsafe_settings_and_names_them() {
+        let cases: [(&str, fn(&mut Settings)); 8] = [
+            ("passwords.iterations", |s| s.passwords.iterations = 1),
+            ("passwords.iterations", |s| s.passwords.iterations = 599_999),
+            ("jwt.leeway_seconds", |s| s.jwt.leeway_seconds = 99_999_999),
+            ("jwt.access_token_lifetime_seconds", |s| {
+                s.jwt.access_token_lifetime_seconds = 365 * 86_400;
+                s.jwt.refresh_token_lifetime_seconds = 365 * 86_400;
+                s.sessions.absolute_lifetime_seconds = 365 * 86_400;
+            }),
+            ("jwt.signing_key", |s| s.jwt.signing_key = "a".repeat(32)),
+            ("jwt.signing_key", |s| {
+                s.jwt.signing_key = "password".repeat(4)
+            }),
+            ("introspection.clients[gw].secret", |s| {
+                s.introspection.clients = vec![ClientSettings {
+                    id: "gw".to_owned(),
+                    secret: "x".repeat(40),
+                }]
+            }),
+            ("server.public_url", |s| s.server.public_url.clear()),
+        ];
+        for (setting, weaken) in cases {
+            let mut settings = production();
+            weaken(&mut settings);
+            let message = settings.validate().expect_err(setting).to_string();
+            assert!(message.contains(setting), "{setting}: {message}");
+            // Development starts, and says what it would refuse.
+            settings.environment = "development".to_owned();
+            settings.validate().expect("development only warns");
+            if setting != "server.public_url" {
+                assert!(
+                    settings.weaknesses().iter().any(|w| w.contains(setting)),
+                    "{setting}"
+                );
+            }
+        }
+        // The edges that pass: the floors themselves and a random hex secret.
+        let mut settings = production();
+        settings.passwords.iterations = MIN_PRODUCTION_ITERATIONS;
+        settings.jwt.leeway_seconds = MAX_PRODUCTION_LEEWAY_SECONDS;
+        settings.jwt.access_token_lifetime_seconds = MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS;
+        settings.jwt.signing_key =
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned();
+        settings.validate().expect("at the limits");
+        assert!(settings.weaknesses().is_empty());
     }
 
     fn load_from_env(variables: &[(&str, &str)]) -> Result<Settings, SettingsError> {

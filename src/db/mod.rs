@@ -198,8 +198,13 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Poo
         let parent = Path::new(target)
             .parent()
             .filter(|p| !p.as_os_str().is_empty());
-        if let Some(parent) = parent.filter(|_| !target.starts_with("file:")) {
-            std::fs::create_dir_all(parent)?;
+        // The file holds password hashes: owner-only, as are its directory
+        // (when created here) and the -wal/-shm files SQLite makes beside it.
+        if !target.starts_with("file:") && !target.starts_with(":memory:") {
+            if let Some(parent) = parent {
+                crate::private_files::create_dir_all(parent)?;
+            }
+            crate::private_files::ensure_owner_only(Path::new(target))?;
         }
     }
     let pool = r2d2::Pool::builder()

@@ -5,7 +5,6 @@
 //! is refused before its signature is looked at (no RS/HS confusion).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -578,18 +577,7 @@ pub fn generate(algorithm: Algorithm) -> anyhow::Result<GeneratedKey> {
 /// Writes `contents` to a new file readable by its owner only; never
 /// overwrites an existing key.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?
-        .write_all(contents)?;
-    Ok(())
+    crate::private_files::write_new(path, contents)
 }
 
 /// Reads the development key from `path`, generating it on first use.

@@ -363,6 +363,12 @@ impl TokenService {
             })?
             .claims;
 
+        // RFC 7519 §4.1.3: a recipient that does not identify itself with the
+        // audience must reject the token. With no audience configured, this
+        // service identifies with none, so any `aud` is someone else's token.
+        if self.audience.is_none() && claims.contains_key("aud") {
+            return Err(TokenError::Invalid);
+        }
         let now = Utc::now().timestamp();
         let expires_at = match claims.get("exp") {
             None => return Err(TokenError::NoExp),

@@ -14,6 +14,7 @@ mod obtain;
 mod refresh;
 mod requests;
 mod schema;
+mod security;
 mod sessions;
 mod throttle;
 mod verify;
