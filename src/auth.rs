@@ -77,6 +77,7 @@ impl FromRequest for Authenticated {
                 .tokens
                 .session(&token)
                 .is_some_and(|sid| state.revoked.is_revoked(sid))
+                || user.voids(&token)
             {
                 return Err(ApiError::BearerTokenInvalid(TokenError::Blacklisted));
             }

@@ -120,7 +120,7 @@ pub fn list_users(settings: &Settings) -> anyhow::Result<()> {
 
 pub fn flush_expired(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
-    let flushed = db::flush_expired(&mut conn, Utc::now().naive_utc())?;
+    let flushed = db::flush_expired(&mut conn, Utc::now().naive_utc(), settings.jwt.leeway())?;
     println!(
         "deleted {} expired refresh token(s), {} expired session(s) and {} old change event(s)",
         flushed.refresh_tokens, flushed.families, flushed.events

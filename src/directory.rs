@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use chrono::NaiveDateTime;
 
 use crate::db::users::User;
+use crate::tokens::{SESSION_CLAIM, ValidatedToken};
 
 /// What the directory keeps of a user: never the password hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,21 @@ pub struct DirectoryUser {
     pub username: String,
     pub is_active: bool,
     pub date_joined: NaiveDateTime,
+    /// Tokens issued before this instant are void (`crate::db::users::voids`).
+    pub tokens_valid_after: Option<NaiveDateTime>,
+}
+
+impl DirectoryUser {
+    /// Whether the user voided `token` by a password change, deactivation or
+    /// logout everywhere since it was issued. Answered from memory: the mark
+    /// comes with the cached user and changes reach the cache through the feed.
+    pub fn voids(&self, token: &ValidatedToken) -> bool {
+        crate::db::users::voids(
+            self.tokens_valid_after,
+            token.issued_at,
+            token.claims.contains_key(SESSION_CLAIM),
+        )
+    }
 }
 
 impl From<User> for DirectoryUser {
@@ -28,6 +44,7 @@ impl From<User> for DirectoryUser {
             username: user.username,
             is_active: user.is_active,
             date_joined: user.date_joined,
+            tokens_valid_after: user.tokens_valid_after,
         }
     }
 }
@@ -97,6 +114,7 @@ mod tests {
             username: format!("user{id}"),
             is_active: active,
             date_joined: NaiveDateTime::default(),
+            tokens_valid_after: None,
         })
     }
 

@@ -115,7 +115,7 @@ pub async fn introspect(
     let Some(user) = find_user(state, user_id).await? else {
         return Ok(None);
     };
-    if state.settings.jwt.check_user_is_active && !user.is_active {
+    if (state.settings.jwt.check_user_is_active && !user.is_active) || user.voids(&token) {
         return Ok(None);
     }
     let mut claims = token.claims.clone();

@@ -208,6 +208,13 @@ where
     }
 }
 
+impl JwtSettings {
+    /// `leeway_seconds` as a duration, saturated far beyond any real setting.
+    pub fn leeway(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.leeway_seconds).unwrap_or(i64::MAX / 4_000))
+    }
+}
+
 impl std::fmt::Debug for JwtSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtSettings")
@@ -664,7 +671,8 @@ mod tests {
 
     #[test]
     fn finding_8_production_refuses_unsafe_settings_and_names_them() {
-        let cases: [(&str, fn(&mut Settings)); 8] = [
+        type Weaken = fn(&mut Settings);
+        let cases: [(&str, Weaken); 8] = [
             ("passwords.iterations", |s| s.passwords.iterations = 1),
             ("passwords.iterations", |s| s.passwords.iterations = 599_999),
             ("jwt.leeway_seconds", |s| s.jwt.leeway_seconds = 99_999_999),

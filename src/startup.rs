@@ -43,6 +43,7 @@ impl Application {
             spawn_cleanup(
                 state.db.clone(),
                 Duration::from_secs(state.settings.sessions.cleanup_interval_seconds),
+                state.settings.jwt.leeway(),
             );
         }
         spawn_throttle_pruning(
@@ -140,14 +141,14 @@ fn spawn_throttle_pruning(throttle: Arc<Throttle>, interval: Duration) {
 
 /// Deletes expired tokens, sessions and old events every `interval`, on the
 /// blocking pool, in batches.
-fn spawn_cleanup(db: Database, interval: Duration) {
+fn spawn_cleanup(db: Database, interval: Duration, leeway: chrono::Duration) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             match db
-                .run(|conn| db::flush_expired(conn, chrono::Utc::now().naive_utc()))
+                .run(move |conn| db::flush_expired(conn, chrono::Utc::now().naive_utc(), leeway))
                 .await
             {
                 Ok(flushed) => tracing::info!(?flushed, "expired rows deleted"),

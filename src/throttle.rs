@@ -1,10 +1,11 @@
 //! Login abuse protection: rate limits per client IP and per account, and
 //! the cap on password hashes running at once.
 //!
-//! Limits are governor's keyed GCRA. Failed logins are counted after the
-//! hash says "wrong", but must be checked before hashing (a refused request
-//! costs no hash), so each failure limit can also be *peeked*: the same
-//! governor state read through a store that never writes (see [`PeekStore`]).
+//! Limits are governor's keyed GCRA. A login *reserves* its failure before
+//! the password is hashed (so a refused login costs no hash, and logins in
+//! flight at once cannot overdraw the budget) and gets it back when the
+//! password was right ([`LoginReservation`]): the refund moves the key's
+//! GCRA state back by one event, through the store governor writes to.
 //!
 //! Counters live in this process. Behind a load balancer each instance counts
 //! for itself: with N instances an address gets up to N times each budget
@@ -12,7 +13,6 @@
 //! pins clients, as consistent hashing by IP does). [`Limit`] is the seam
 //! where a shared store (Redis, the database) would go.
 
-use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -41,10 +41,11 @@ impl Wait {
 
 /// A counted limit on events per key.
 pub trait Limit<K>: Prunable {
-    /// Would one more event be allowed now? Counts nothing.
-    fn peek(&self, key: &K) -> Result<(), Wait>;
     /// Counts an event; `Err` when it was over the limit.
     fn record(&self, key: &K) -> Result<(), Wait>;
+    /// Gives back one event counted by [`Self::record`]. Never credits more
+    /// than a full budget.
+    fn refund(&self, key: &K);
 }
 
 /// The key-independent part of a limit's upkeep.
@@ -57,7 +58,7 @@ pub trait Prunable: Send + Sync {
 
 type Store<K> = Arc<DashMapStateStore<K>>;
 
-/// The shared state, written through.
+/// The state governor reads and writes, shared with [`GovernorLimit::refund`].
 struct SharedStore<K: Hash + Eq + Clone>(Store<K>);
 
 impl<K: Hash + Eq + Clone> StateStore for SharedStore<K> {
@@ -89,36 +90,12 @@ impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for SharedStore<K> {
     }
 }
 
-/// The shared state, read only: governor's decision for one more cell,
-/// without taking it. A key with no state is not inserted.
-struct PeekStore<K: Hash + Eq + Clone>(Store<K>);
-
-impl<K: Hash + Eq + Clone> StateStore for PeekStore<K> {
-    type Key = K;
-
-    fn measure_and_replace<T, F, E>(&self, key: &K, f: F) -> Result<T, E>
-    where
-        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
-    {
-        if !self.0.contains_key(key) {
-            return f(None).map(|(outcome, _)| outcome);
-        }
-        let decision = RefCell::new(None);
-        // Refusing the replacement leaves the state as it was.
-        let _ = self.0.measure_and_replace(key, |previous| {
-            *decision.borrow_mut() = Some(f(previous).map(|(outcome, _)| outcome));
-            Err::<((), Nanos), ()>(())
-        });
-        decision
-            .into_inner()
-            .unwrap_or_else(|| f(None).map(|(outcome, _)| outcome))
-    }
-}
-
 /// A [`Limit`] on governor's in-memory keyed GCRA.
 pub struct GovernorLimit<K: Hash + Eq + Clone> {
     counting: RateLimiter<K, SharedStore<K>, DefaultClock>,
-    peeking: RateLimiter<K, PeekStore<K>, DefaultClock>,
+    store: Store<K>,
+    /// What one event adds to a key's theoretical arrival time.
+    emission_interval: Nanos,
     clock: DefaultClock,
 }
 
@@ -128,7 +105,11 @@ impl<K: Hash + Eq + Clone> GovernorLimit<K> {
         let clock = DefaultClock::default();
         Self {
             counting: RateLimiter::new(quota, SharedStore(store.clone()), clock.clone()),
-            peeking: RateLimiter::new(quota, PeekStore(store), clock.clone()),
+            store,
+            emission_interval: quota
+                .replenish_interval()
+                .max(Duration::from_nanos(1))
+                .into(),
             clock,
         }
     }
@@ -139,12 +120,23 @@ impl<K: Hash + Eq + Clone> GovernorLimit<K> {
 }
 
 impl<K: Hash + Eq + Clone + Send + Sync> Limit<K> for GovernorLimit<K> {
-    fn peek(&self, key: &K) -> Result<(), Wait> {
-        self.peeking.check_key(key).map_err(|e| self.wait(&e))
-    }
-
     fn record(&self, key: &K) -> Result<(), Wait> {
         self.counting.check_key(key).map_err(|e| self.wait(&e))
+    }
+
+    fn refund(&self, key: &K) {
+        // GCRA keeps one number per key, the theoretical arrival time (TAT);
+        // an event moved it one emission interval on. Moving it back undoes
+        // the event. A TAT behind the clock counts as the clock, so the
+        // budget never grows past its burst. A key pruned meanwhile has its
+        // whole budget already (and must not be stored again).
+        if !self.store.contains_key(key) {
+            return;
+        }
+        let _ = self.store.measure_and_replace(key, |tat| match tat {
+            Some(tat) => Ok(((), tat.saturating_sub(self.emission_interval))),
+            None => Err(()),
+        });
     }
 }
 
@@ -189,6 +181,55 @@ pub struct AccountKey(u64);
 #[derive(Debug, PartialEq, Eq)]
 pub struct Throttled(pub Wait);
 
+/// The failures a login in flight holds against its address and account.
+/// Dropping it gives them back (the password was right, or nothing was
+/// decided: no hashing slot, a database error); [`Self::failed`] keeps them.
+#[must_use = "dropping a reservation refunds it; call failed() for a wrong password"]
+pub struct LoginReservation {
+    throttle: Arc<Throttle>,
+    ip: IpAddr,
+    account: AccountKey,
+    address_failure: bool,
+    account_failure: bool,
+    account_address_failure: bool,
+}
+
+impl LoginReservation {
+    /// A wrong password (or an unknown user): the reserved failures stay
+    /// counted, and the address is remembered as having failed on the account.
+    pub fn failed(mut self) {
+        if !self.account_address_failure
+            && let Some(pair) = &self.throttle.account_address_failures
+        {
+            let _ = pair.record(&(self.account, self.ip));
+        }
+        self.address_failure = false;
+        self.account_failure = false;
+        self.account_address_failure = false;
+    }
+}
+
+impl Drop for LoginReservation {
+    fn drop(&mut self) {
+        let throttle = &self.throttle;
+        if self.address_failure
+            && let Some(limit) = &throttle.login_failures
+        {
+            limit.refund(&self.ip);
+        }
+        if self.account_failure
+            && let Some(limit) = &throttle.account_failures
+        {
+            limit.refund(&self.account);
+        }
+        if self.account_address_failure
+            && let Some(limit) = &throttle.account_address_failures
+        {
+            limit.refund(&(self.account, self.ip));
+        }
+    }
+}
+
 /// The limits on `POST /api/token/` and `POST /api/token/refresh/`.
 pub struct Throttle {
     login_attempts: Option<Box<dyn Limit<IpAddr>>>,
@@ -219,41 +260,51 @@ impl Throttle {
 
     /// Before a login is hashed (`client` as resolved by `crate::client_ip`;
     /// IPv6 counts by its /64): counts the attempt against the address's
-    /// budget, and refuses it when the address has used up its failures, or
-    /// when the account is under a guessing attack and this address has
-    /// already failed on it. An address that has not failed on the account
-    /// always gets its attempt, so the account's owner is never locked out by
-    /// other addresses' failures.
-    pub fn before_login(&self, client: IpAddr, account: AccountKey) -> Result<(), Throttled> {
+    /// budget and reserves a failure, as if the password were wrong, against
+    /// the address and the account. Refused when the address has no failure
+    /// left, or when the account has none and this address has already
+    /// failed on it (or has a guess on it in flight). An address that has
+    /// not failed on the account gets its attempt, so the account's owner is
+    /// never locked out by other addresses' failures.
+    ///
+    /// Reserving before hashing is what keeps simultaneous guesses within the
+    /// budget: each one in flight already counts. The reservation is given
+    /// back unless [`LoginReservation::failed`] keeps it.
+    pub fn before_login(
+        self: &Arc<Self>,
+        client: IpAddr,
+        account: AccountKey,
+    ) -> Result<LoginReservation, Throttled> {
         let ip = rate_key(client);
+        let mut held = LoginReservation {
+            throttle: self.clone(),
+            ip,
+            account,
+            address_failure: false,
+            account_failure: false,
+            account_address_failure: false,
+        };
         if let Some(failures) = &self.login_failures {
-            failures.peek(&ip).map_err(Throttled)?;
+            failures.record(&ip).map_err(Throttled)?;
+            held.address_failure = true;
         }
         if let (Some(account_failures), Some(pair)) =
             (&self.account_failures, &self.account_address_failures)
-            && let Err(account_wait) = account_failures.peek(&account)
-            && let Err(pair_wait) = pair.peek(&(account, ip))
         {
-            return Err(Throttled(account_wait.min(pair_wait)));
+            match account_failures.record(&account) {
+                Ok(()) => held.account_failure = true,
+                // The account is out of failures: this address gets its one
+                // guess per window, unless it has had it.
+                Err(account_wait) => match pair.record(&(account, ip)) {
+                    Ok(()) => held.account_address_failure = true,
+                    Err(pair_wait) => return Err(Throttled(account_wait.min(pair_wait))),
+                },
+            }
         }
         if let Some(attempts) = &self.login_attempts {
             attempts.record(&ip).map_err(Throttled)?;
         }
-        Ok(())
-    }
-
-    /// After a wrong password (or unknown user): counts the failure.
-    pub fn login_failed(&self, client: IpAddr, account: AccountKey) {
-        let ip = rate_key(client);
-        if let Some(failures) = &self.login_failures {
-            let _ = failures.record(&ip);
-        }
-        if let Some(account_failures) = &self.account_failures {
-            let _ = account_failures.record(&account);
-        }
-        if let Some(pair) = &self.account_address_failures {
-            let _ = pair.record(&(account, ip));
-        }
+        Ok(held)
     }
 
     pub fn before_refresh(&self, client: IpAddr) -> Result<(), Throttled> {
@@ -317,34 +368,43 @@ mod tests {
     }
 
     #[test]
-    fn peeking_never_counts() {
+    fn a_refund_gives_back_one_event_and_never_more_than_the_burst() {
         let limit = GovernorLimit::new(Quota::per_minute(NonZeroU32::MIN));
-        for _ in 0..100 {
-            assert!(limit.peek(&1).is_ok());
-        }
-        assert_eq!(
-            limit.tracked_keys(),
-            0,
-            "a peek at an unknown key stores nothing"
-        );
-        assert!(limit.record(&1).is_ok());
-        let wait = limit.peek(&1).expect_err("used up");
+        limit.record(&1).expect("the first event");
+        let wait = limit.record(&1).expect_err("used up");
         assert!(wait.0 > Duration::from_secs(50), "{wait:?}");
         assert_eq!(wait.seconds(), wait.0.as_secs() + 1);
-        assert!(limit.peek(&2).is_ok(), "keys are independent");
+        limit.refund(&1);
+        limit.record(&1).expect("given back");
+        // Refunds beyond what was taken buy nothing: the burst is one.
+        for _ in 0..5 {
+            limit.refund(&1);
+        }
+        limit.record(&1).expect("one");
+        assert!(limit.record(&1).is_err(), "still one event per minute");
+        limit.refund(&2);
+        assert_eq!(limit.tracked_keys(), 1, "a refund stores nothing new");
+        assert!(limit.record(&2).is_ok(), "keys are independent");
+    }
+
+    fn throttle() -> Arc<Throttle> {
+        Arc::new(Throttle::new(&settings()))
     }
 
     #[test]
     fn failures_from_one_address_are_limited_and_others_are_not() {
-        let throttle = Throttle::new(&settings());
+        let throttle = throttle();
         let account = throttle.account("alice");
         for _ in 0..3 {
             throttle
                 .before_login(ip(1), account)
-                .expect("within the burst");
-            throttle.login_failed(ip(1), account);
+                .expect("within the burst")
+                .failed();
         }
-        let Throttled(wait) = throttle.before_login(ip(1), account).expect_err("limited");
+        let Throttled(wait) = throttle
+            .before_login(ip(1), account)
+            .err()
+            .expect("limited");
         assert!(wait.seconds() >= 1 && wait.seconds() <= 3, "{wait:?}");
         assert!(
             throttle
@@ -354,8 +414,57 @@ mod tests {
     }
 
     #[test]
+    fn finding_2_logins_in_flight_at_once_cannot_overdraw_the_failure_budget() {
+        let throttle = throttle();
+        let alice = throttle.account("alice");
+        // Forty guesses from one address, all past the check before any has
+        // been hashed: only the burst (3) may go on to hash.
+        let in_flight: Vec<_> = (0..40)
+            .filter_map(|_| throttle.before_login(ip(1), alice).ok())
+            .collect();
+        assert_eq!(in_flight.len(), 3);
+        in_flight.into_iter().for_each(LoginReservation::failed);
+        assert!(throttle.before_login(ip(1), alice).is_err());
+
+        // The account (burst 4) is out of failures after four more
+        // addresses; then a fresh address gets one guess in flight, not forty.
+        for n in 2..=5 {
+            throttle
+                .before_login(ip(n), alice)
+                .expect("allowed")
+                .failed();
+        }
+        let fresh: Vec<_> = (0..40)
+            .filter_map(|_| throttle.before_login(ip(9), alice).ok())
+            .collect();
+        assert_eq!(
+            fresh.len(),
+            1,
+            "one guess per address while the account is hot"
+        );
+    }
+
+    #[test]
+    fn a_right_password_gives_its_reservation_back() {
+        let throttle = throttle();
+        let alice = throttle.account("alice");
+        // Far more successful logins than the failure burst: each gives back
+        // what it reserved.
+        for _ in 0..20 {
+            drop(throttle.before_login(ip(1), alice).expect("allowed"));
+        }
+        // Reservations held at once still count, and are given back on drop.
+        let held: Vec<_> = (0..3)
+            .map(|_| throttle.before_login(ip(1), alice).expect("allowed"))
+            .collect();
+        assert!(throttle.before_login(ip(1), alice).is_err());
+        drop(held);
+        assert!(throttle.before_login(ip(1), alice).is_ok());
+    }
+
+    #[test]
     fn an_account_under_attack_only_refuses_addresses_that_failed_on_it() {
-        let throttle = Throttle::new(&settings());
+        let throttle = throttle();
         let alice = throttle.account("alice");
         assert_eq!(
             alice,
@@ -364,15 +473,20 @@ mod tests {
         );
         // Four addresses use the account's burst.
         for n in 1..=4 {
-            throttle.before_login(ip(n), alice).expect("allowed");
-            throttle.login_failed(ip(n), alice);
+            throttle
+                .before_login(ip(n), alice)
+                .expect("allowed")
+                .failed();
         }
         // The account is hot: an address that failed on it waits ...
         for n in 1..=4 {
             assert!(throttle.before_login(ip(n), alice).is_err(), "address {n}");
         }
-        // ... one that has not gets its attempt (the owner, elsewhere) ...
-        assert!(throttle.before_login(ip(50), alice).is_ok());
+        // ... one that has not gets its attempt (the owner, elsewhere), and
+        // logging in gives it back, so the owner can log in again ...
+        for _ in 0..3 {
+            drop(throttle.before_login(ip(50), alice).expect("the owner"));
+        }
         // ... and other accounts are untouched for the failed addresses.
         assert!(
             throttle

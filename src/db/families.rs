@@ -45,6 +45,7 @@ pub enum Reason {
     ReuseDetected,
     PasswordChanged,
     UserDeactivated,
+    UserDeleted,
 }
 
 impl Reason {
@@ -56,6 +57,7 @@ impl Reason {
             Self::ReuseDetected => "reuse_detected",
             Self::PasswordChanged => "password_changed",
             Self::UserDeactivated => "user_deactivated",
+            Self::UserDeleted => "user_deleted",
         }
     }
 }
@@ -152,15 +154,24 @@ pub fn revoked_since(
 }
 
 /// Deletes families whose absolute end has passed (their tokens go with
-/// them), `batch` rows per statement; returns how many.
+/// them), `batch` rows per statement; returns how many. A family keeps its
+/// rows while one of its tokens is still unexpired by its own `exp` (held
+/// as `tokens_expired_by`): an adopted Simple JWT token can outlive the
+/// session it started, and its row is what stops it being adopted again.
 pub fn delete_expired(
     conn: &mut DbConnection,
     now: NaiveDateTime,
+    tokens_expired_by: NaiveDateTime,
     batch: i64,
 ) -> QueryResult<usize> {
+    use super::schema::refresh_tokens;
     super::delete_in_batches(batch, |limit| {
+        let live_tokens = refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(token_families::id))
+            .filter(refresh_tokens::expires_at.gt(tokens_expired_by));
         let expired: Vec<String> = token_families::table
             .filter(token_families::expires_at.le(now))
+            .filter(diesel::dsl::not(diesel::dsl::exists(live_tokens)))
             .select(token_families::id)
             .limit(limit)
             .load(conn)?;

@@ -176,14 +176,20 @@ pub struct Flushed {
 /// Deletes expired refresh tokens, sessions past their absolute end (their
 /// tokens go with them) and change events every instance has long read, in
 /// batches so no statement holds locks for long. The `expires_at` indexes make
-/// each batch an index range scan.
+/// each batch an index range scan. A token's row stays until its expiry plus
+/// `leeway` has passed: until then the token still verifies, and its row is
+/// what says it was used.
 pub fn flush_expired(
     conn: &mut DbConnection,
     now: chrono::NaiveDateTime,
+    leeway: chrono::Duration,
 ) -> Result<Flushed, DbError> {
+    let tokens_expired_by = now
+        .checked_sub_signed(leeway)
+        .unwrap_or(chrono::NaiveDateTime::MIN);
     Ok(Flushed {
-        refresh_tokens: refresh_tokens::delete_expired(conn, now, FLUSH_BATCH)?,
-        families: families::delete_expired(conn, now, FLUSH_BATCH)?,
+        refresh_tokens: refresh_tokens::delete_expired(conn, tokens_expired_by, FLUSH_BATCH)?,
+        families: families::delete_expired(conn, now, tokens_expired_by, FLUSH_BATCH)?,
         // Instances read the feed within a fraction of a second; a day is ample.
         events: events::delete_older_than(conn, now - chrono::Duration::days(1))?,
     })

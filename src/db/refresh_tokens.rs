@@ -68,7 +68,8 @@ pub struct ChildToken {
 #[derive(Clone, Debug)]
 pub struct Adoption {
     pub user_id: i64,
-    pub issued_at: NaiveDateTime,
+    /// The token's `iat`, if it has one.
+    pub issued_at: Option<NaiveDateTime>,
     pub expires_at: NaiveDateTime,
     /// The end of the session the adopted token starts.
     pub family_expires_at: NaiveDateTime,
@@ -382,7 +383,9 @@ fn owner_allowed(conn: &mut DbConnection, user_id: i64, require_active: bool) ->
 }
 
 /// Records a validly signed token this service never issued (a Simple JWT
-/// token during a migration) as the root of a new family, if its user exists.
+/// token during a migration) as the root of a new family, if its user exists
+/// and has not voided it since it was issued: a password change,
+/// deactivation or logout everywhere reaches tokens not yet presented too.
 fn adopt_if_unknown(
     conn: &mut DbConnection,
     jti: &str,
@@ -396,13 +399,21 @@ fn adopt_if_unknown(
     if !owner_allowed(conn, adoption.user_id, require_active_user)? {
         return Ok(Some(Refusal::NoActiveUser));
     }
+    let tokens_valid_after: Option<NaiveDateTime> = users::table
+        .find(adoption.user_id)
+        .select(users::tokens_valid_after)
+        .first(conn)?;
+    // A token from another system belongs to no session here.
+    if super::users::voids(tokens_valid_after, adoption.issued_at, false) {
+        return Ok(Some(Refusal::Blacklisted));
+    }
     let family_id = uuid::Uuid::new_v4().simple().to_string();
     families::create(
         conn,
         &families::NewFamily {
             id: family_id.clone(),
             user_id: adoption.user_id,
-            created_at: adoption.issued_at,
+            created_at: adoption.issued_at.unwrap_or(now),
             last_used_at: now,
             expires_at: adoption.family_expires_at,
             client_ip: None,
@@ -416,7 +427,7 @@ fn adopt_if_unknown(
             user_id: adoption.user_id,
             family_id,
             parent_jti: None,
-            issued_at: adoption.issued_at,
+            issued_at: adoption.issued_at.unwrap_or(now),
             expires_at: adoption.expires_at,
         },
     )?;

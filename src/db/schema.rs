@@ -8,6 +8,7 @@ diesel::table! {
         is_active -> Bool,
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
+        tokens_valid_after -> Nullable<Timestamp>,
     }
 }
 

@@ -18,6 +18,8 @@ pub struct User {
     pub is_active: bool,
     pub date_joined: NaiveDateTime,
     pub last_login: Option<NaiveDateTime>,
+    /// Tokens issued before this instant are void (see [`voids`]).
+    pub tokens_valid_after: Option<NaiveDateTime>,
 }
 
 // The password hash stays out of logs.
@@ -82,28 +84,101 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
         .load(conn)
 }
 
-/// Records a successful login; `upgraded_hash` replaces a hash made with an
-/// outdated iteration count. Returns whether the user still exists.
+/// Records a successful login, on the condition that nothing changed since
+/// the password was checked: the stored hash is still `verified_hash` and the
+/// user still exists and is active. A password change, deactivation or
+/// deletion committed while the login was hashing makes this write nothing
+/// (returns `false`), and the login must fail. `upgraded_hash` (the same
+/// password rehashed with the configured iteration count) replaces exactly
+/// the hash that was verified, never a newer one.
+///
+/// Call first in the login's write transaction: on PostgreSQL the row lock
+/// this takes orders the login against a concurrent [`set_password`] or
+/// [`set_active`], which lock the same row before revoking sessions.
 pub fn record_login(
     conn: &mut DbConnection,
     id: i64,
+    verified_hash: &str,
     last_login: Option<NaiveDateTime>,
     upgraded_hash: Option<&str>,
 ) -> QueryResult<bool> {
-    let target = users::table.find(id);
-    let updated = match (last_login, upgraded_hash) {
-        (Some(at), Some(hash)) => diesel::update(target)
+    let target = users::table
+        .find(id)
+        .filter(users::password.eq(verified_hash))
+        .filter(users::is_active.eq(true));
+    // With nothing to change, the hash is written over itself: the write is
+    // what takes the row lock and proves the condition.
+    let hash = upgraded_hash.unwrap_or(verified_hash);
+    let updated = match last_login {
+        Some(at) => diesel::update(target)
             .set((users::last_login.eq(at), users::password.eq(hash)))
             .execute(conn)?,
-        (Some(at), None) => diesel::update(target)
-            .set(users::last_login.eq(at))
-            .execute(conn)?,
-        (None, Some(hash)) => diesel::update(target)
+        None => diesel::update(target)
             .set(users::password.eq(hash))
             .execute(conn)?,
-        (None, None) => return Ok(true),
     };
     Ok(updated == 1)
+}
+
+/// Whether a user's `tokens_valid_after` voids a token issued at `issued_at`
+/// (`None`: the token carries no `iat`). `in_session` says the token names
+/// a session (`sid`): such a token issued before the mark belongs to a
+/// session the same change revoked, so only sessionless tokens need the
+/// mark's own second to count against them (`iat` has whole seconds).
+pub fn voids(
+    tokens_valid_after: Option<NaiveDateTime>,
+    issued_at: Option<NaiveDateTime>,
+    in_session: bool,
+) -> bool {
+    let Some(mark) = tokens_valid_after else {
+        return false;
+    };
+    let Some(issued_at) = issued_at else {
+        return true;
+    };
+    let (mark, issued) = (mark.and_utc().timestamp(), issued_at.and_utc().timestamp());
+    issued < mark || (issued == mark && !in_session)
+}
+
+/// Voids every token of the user issued before `now` and ends every session
+/// (logout-all); publishes the change. Returns the revoked sessions.
+pub fn end_all_sessions(
+    conn: &mut DbConnection,
+    id: i64,
+    reason: Reason,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    write_transaction(conn, |conn| {
+        lock(conn, id)?;
+        let revoked = void_tokens(conn, id, reason, now)?;
+        events::publish(conn, Event::UserChanged(id), now)?;
+        Ok(revoked)
+    })
+}
+
+/// Revokes every live session of the user and voids whatever token of theirs
+/// was issued before `now`; call with the user's row locked.
+fn void_tokens(
+    conn: &mut DbConnection,
+    id: i64,
+    reason: Reason,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    let revoked = families::revoke_all_for_user(conn, id, reason, now)?;
+    diesel::update(users::table.find(id))
+        .set(users::tokens_valid_after.eq(now))
+        .execute(conn)?;
+    Ok(revoked)
+}
+
+/// Takes the user's row lock (PostgreSQL) for the rest of the transaction by
+/// writing a column over itself; SQLite's write transaction already holds
+/// the database lock.
+fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::username.eq(users::username))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Returns whether a user of that name existed.
@@ -129,19 +204,22 @@ pub fn set_active(conn: &mut DbConnection, username: &str, active: bool) -> Quer
     })
 }
 
-/// Deletes the user and, through the foreign key, their refresh tokens.
-/// Returns whether a user of that name existed.
+/// Deletes the user and, through the foreign key, their sessions and refresh
+/// tokens; the sessions are revoked first, so every instance also refuses
+/// their access tokens. Returns whether a user of that name existed.
 pub fn delete(conn: &mut DbConnection, username: &str) -> QueryResult<bool> {
-    change_user(conn, username, None, |conn, id| {
+    change_user(conn, username, Some(Reason::UserDeleted), |conn, id| {
         diesel::delete(users::table.find(id))
             .execute(conn)
             .map(drop)
     })
 }
 
-/// Applies `change` to the named user, revokes their sessions if `revoke`
-/// says why, and publishes the change so running instances drop what they
-/// cached; one transaction.
+/// Applies `change` to the named user and publishes it so running instances
+/// drop what they cached; with a `revoke` reason, also ends every session and
+/// voids every token issued before now. One transaction, which locks the
+/// user's row before it reads their sessions, so a login that was writing a
+/// new session is either seen (and revoked) or refused (see [`record_login`]).
 fn change_user(
     conn: &mut DbConnection,
     username: &str,
@@ -158,8 +236,9 @@ fn change_user(
             return Ok(false);
         };
         let now = chrono::Utc::now().naive_utc();
+        lock(conn, id)?;
         if let Some(reason) = revoke {
-            families::revoke_all_for_user(conn, id, reason, now)?;
+            void_tokens(conn, id, reason, now)?;
         }
         change(conn, id)?;
         events::publish(conn, Event::UserChanged(id), now)?;

@@ -1,13 +1,14 @@
 //! `POST /api/token/logout-all/`: ends every session of the Bearer token's
-//! user, on every device, access tokens included.
+//! user, on every device, access tokens included, and voids every token of
+//! theirs issued before it (those of no session too).
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
 use crate::auth::Authenticated;
-use crate::db::families::{self, Reason};
-use crate::db::write_transaction;
+use crate::db::families::Reason;
+use crate::db::users;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,15 +22,14 @@ pub async fn logout_all(
     let revoked = state
         .db
         .run(move |conn| {
-            write_transaction(conn, |conn| {
-                families::revoke_all_for_user(conn, user_id, Reason::LogoutAll, now)
-                    .map_err(ApiError::from)
-            })
+            users::end_all_sessions(conn, user_id, Reason::LogoutAll, now).map_err(ApiError::from)
         })
         .await?;
     // Enforced here at once; on other instances within the sync interval.
     for family in revoked {
         state.revoked.insert(family, now);
     }
+    // The user's new mark voids the tokens that belong to no session.
+    state.directory.invalidate([user_id]);
     Ok(HttpResponse::Ok().json(json!({})))
 }

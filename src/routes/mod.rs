@@ -164,6 +164,30 @@ fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
     state.proxies.client_ip(peer, request.headers())
 }
 
+/// In migration mode (`jwt.adopt_unknown_refresh_tokens`), what the store
+/// needs to adopt `token` should it be one latchkey never issued: a refresh
+/// token of the Simple JWT deployment being replaced.
+fn adoption(
+    state: &AppState,
+    token: &crate::tokens::ValidatedToken,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<crate::db::refresh_tokens::Adoption> {
+    let crate::tokens::UserClaim::Id(user_id) = state.tokens.user_claim(token) else {
+        return None;
+    };
+    state
+        .settings
+        .jwt
+        .adopt_unknown_refresh_tokens
+        .then(|| crate::db::refresh_tokens::Adoption {
+            user_id,
+            issued_at: token.issued_at,
+            expires_at: token.expires_at,
+            family_expires_at: now.naive_utc()
+                + chrono::Duration::seconds(state.settings.sessions.absolute_lifetime_seconds),
+        })
+}
+
 /// Answers every unknown path with DRF's JSON 404.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)

@@ -2,14 +2,14 @@
 //! its session: every token of the family, access tokens included.
 
 use actix_web::{HttpResponse, web};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use serde_json::json;
 
-use crate::db::refresh_tokens::{self, Adoption};
+use crate::db::refresh_tokens;
 use crate::error::ApiError;
 use crate::routes::input::RequestFields;
 use crate::state::AppState;
-use crate::tokens::{TokenType, UserClaim};
+use crate::tokens::TokenType;
 
 #[tracing::instrument(name = "blacklist", skip_all)]
 pub async fn blacklist(
@@ -20,18 +20,7 @@ pub async fn blacklist(
     let token = state.tokens.decode_as(&raw, TokenType::Refresh)?;
     let now = Utc::now();
     // In migration mode a Simple JWT token is recorded so its logout sticks.
-    let adopt = match state.tokens.user_claim(&token) {
-        UserClaim::Id(user_id) if state.settings.jwt.adopt_unknown_refresh_tokens => {
-            Some(Adoption {
-                user_id,
-                issued_at: token.issued_at.unwrap_or_else(|| now.naive_utc()),
-                expires_at: token.expires_at,
-                family_expires_at: now.naive_utc()
-                    + Duration::seconds(state.settings.sessions.absolute_lifetime_seconds),
-            })
-        }
-        _ => None,
-    };
+    let adopt = super::adoption(&state, &token, now);
     let jti = token.jti.clone();
     let logout = state
         .db

@@ -26,7 +26,9 @@ pub async fn obtain(
     let [username, password] = fields.strings(["username", "password"])?;
     let client_ip = super::client_ip(&state, &request);
     let account = state.throttle.account(&username);
-    state
+    // Counts as a failure until the password proves right; given back on
+    // success and on any answer that decided nothing (503, database error).
+    let reservation = state
         .throttle
         .before_login(client_ip, account)
         .map_err(|throttled| ApiError::Throttled(throttled.0))?;
@@ -59,7 +61,7 @@ pub async fn obtain(
     let user = match user {
         Some(user) if verification.is_match() && user.is_active => user,
         _ => {
-            state.throttle.login_failed(client_ip, account);
+            reservation.failed();
             tracing::info!(%client_ip, "login failed");
             return Err(ApiError::BadCredentials);
         }
@@ -102,20 +104,37 @@ pub async fn obtain(
         _ => None,
     };
     let user_id = user.id;
-    state
+    let verified_hash = user.password.clone();
+    let recorded = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                if !users::record_login(conn, user_id, last_login, upgraded_hash.as_deref())? {
-                    // Deleted between the password check and now.
-                    return Err(ApiError::BadCredentials);
+                // First, so the user's row is locked before the session is
+                // written (see `users::record_login`).
+                let unchanged = users::record_login(
+                    conn,
+                    user_id,
+                    &verified_hash,
+                    last_login,
+                    upgraded_hash.as_deref(),
+                )?;
+                if unchanged {
+                    families::create(conn, &family)?;
+                    refresh_tokens::record(conn, &record)?;
                 }
-                families::create(conn, &family)?;
-                refresh_tokens::record(conn, &record)?;
-                Ok(())
+                Ok::<_, ApiError>(unchanged)
             })
         })
         .await?;
+    if !recorded {
+        // The password changed, or the user was deactivated or deleted,
+        // while this login was hashing: the password checked is no longer
+        // the user's, and nothing was written.
+        reservation.failed();
+        tracing::info!(%client_ip, user_id, "login lost a race with a change to the user");
+        return Err(ApiError::BadCredentials);
+    }
+    drop(reservation);
 
     let (refresh, access) = state.tokens.issue_pair(user.id, &family_id, &stamp, now);
     Ok(HttpResponse::Ok().json(json!({ "refresh": refresh.token, "access": access.token })))

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
 use serde_json::json;
 
-use crate::db::refresh_tokens::{self, Adoption, ChildToken, Refresh, Refreshed, Rotation};
+use crate::db::refresh_tokens::{self, ChildToken, Refresh, Refreshed, Rotation};
 use crate::error::ApiError;
 use crate::routes::input::RequestFields;
 use crate::state::AppState;
@@ -36,16 +36,7 @@ pub async fn refresh(
         .jwt
         .rotate_refresh_tokens
         .then(|| state.tokens.stamp(TokenType::Refresh, now));
-    let adopt = match claimed_user {
-        Some(user_id) if settings.jwt.adopt_unknown_refresh_tokens => Some(Adoption {
-            user_id,
-            issued_at: presented.issued_at.unwrap_or_else(|| now.naive_utc()),
-            expires_at: presented.expires_at,
-            family_expires_at: now.naive_utc()
-                + Duration::seconds(settings.sessions.absolute_lifetime_seconds),
-        }),
-        _ => None,
-    };
+    let adopt = super::adoption(&state, &presented, now);
     let request = Refresh {
         parent_jti: presented.jti.clone(),
         claimed_user,

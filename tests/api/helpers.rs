@@ -115,6 +115,27 @@ impl TestApp {
         }
     }
 
+    /// A user whose stored hash is `hash` as given (another iteration count,
+    /// an imported Django hash).
+    pub async fn create_user_with_hash(&self, username: &str, hash: String) -> i64 {
+        let name = username.to_owned();
+        self.with_db(move |conn| {
+            users::create(conn, &name, &hash, true, chrono::Utc::now().naive_utc())
+                .expect("user created")
+                .id
+        })
+        .await
+    }
+
+    pub async fn logout_all(&self, access: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/token/logout-all/"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Runs storage code against the app's own database.
     pub async fn with_db<T: Send + 'static>(
         &self,

@@ -258,6 +258,8 @@ async fn a_header_with_the_signing_keys_own_fields_plus_crit_is_refused() {
     let key = TestKey::generate("EdDSA");
     let key_ = key.clone();
     let app = spawn_app_with(move |s| sign_with_key(s, &key_, &[])).await;
+    // The claims name user 1: verify refuses tokens of users that are gone.
+    app.create_user("alice", "pw").await;
     let encoding = jsonwebtoken::EncodingKey::from_ed_pem(key.private_pem.as_bytes()).expect("key");
     let sign = |header: &Value| {
         let message = format!(

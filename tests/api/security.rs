@@ -2,9 +2,15 @@
 //! more) per finding, each named after it and reproducing the attack. They run
 //! on SQLite and, with `TEST_DATABASE_URL`, on PostgreSQL.
 
+use std::time::Duration;
+
+use latchkey::db::{families, users};
+use latchkey::passwords::{Password, PasswordHasher};
 use serde_json::json;
 
-use crate::helpers::{claims_of, now, sign, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, TestUser, assert_response, claims_of, now, sign, spawn_app, spawn_app_with,
+};
 
 // Finding 10: RFC gaps.
 
@@ -119,4 +125,432 @@ async fn finding_7_the_sqlite_database_and_its_directory_are_owner_only() {
     let url = format!("sqlite://{}", database.display());
     let _app = spawn_app_with(|s| s.database.url = url).await;
     assert_eq!(mode(&database), 0o600);
+}
+
+// Finding 1: a login racing a password change or deactivation.
+
+/// A stored hash this slow keeps a login hashing for about half a second
+/// (the app's own count is 1,000), a window the change lands in for sure.
+const SLOW_ITERATIONS: u32 = 5_000_000;
+
+fn hash(iterations: u32, password: &str) -> String {
+    PasswordHasher::new(iterations).hash(&Password::new(password.to_owned()))
+}
+
+/// Starts a login and returns once it is hashing.
+async fn login_in_flight(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+) -> tokio::task::JoinHandle<reqwest::Response> {
+    let request = app
+        .client
+        .post(app.url("/api/token/"))
+        .json(&json!({"username": username, "password": password}));
+    let login = tokio::spawn(async move { request.send().await.expect("sent") });
+    // The user row is read within milliseconds; the hash takes hundreds.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!login.is_finished(), "the login should still be hashing");
+    login
+}
+
+async fn live_sessions(app: &TestApp, user_id: i64) -> usize {
+    app.with_db(move |conn| {
+        families::live_for_user(conn, user_id, chrono::Utc::now().naive_utc())
+            .expect("query")
+            .len()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn finding_1_a_login_racing_a_password_change_loses_and_cannot_undo_it() {
+    let app = spawn_app().await;
+    // Its iteration count differs from the configured one, so a successful
+    // login would also write back a rehash of the password it checked.
+    let user_id = app
+        .create_user_with_hash("alice", hash(SLOW_ITERATIONS, "old password"))
+        .await;
+
+    let login = login_in_flight(&app, "alice", "old password").await;
+    let new_hash = hash(1000, "new password");
+    app.with_db(move |conn| users::set_password(conn, "alice", &new_hash).expect("changed"))
+        .await;
+    assert!(
+        !login.is_finished(),
+        "the change landed while the login was hashing"
+    );
+
+    assert_response(
+        login.await.expect("login task"),
+        401,
+        json!({"detail": "No active account found with the given credentials"}),
+    )
+    .await;
+    assert_eq!(
+        live_sessions(&app, user_id).await,
+        0,
+        "no session was written"
+    );
+    assert_eq!(app.obtain("alice", "old password").await.status(), 401);
+    assert_eq!(app.obtain("alice", "new password").await.status(), 200);
+}
+
+#[tokio::test]
+async fn finding_1_a_login_racing_a_deactivation_loses() {
+    let app = spawn_app().await;
+    let user_id = app
+        .create_user_with_hash("alice", hash(SLOW_ITERATIONS, "pw"))
+        .await;
+
+    let login = login_in_flight(&app, "alice", "pw").await;
+    app.with_db(|conn| users::set_active(conn, "alice", false).expect("deactivated"))
+        .await;
+    assert!(
+        !login.is_finished(),
+        "the change landed while the login was hashing"
+    );
+
+    assert_eq!(login.await.expect("login task").status(), 401);
+    assert_eq!(
+        live_sessions(&app, user_id).await,
+        0,
+        "no session was written"
+    );
+}
+
+#[tokio::test]
+async fn finding_1_a_login_that_wins_the_race_is_ended_by_the_change() {
+    // The other order: the login commits first, then the change revokes the
+    // session it wrote, and the upgraded hash does not outlive the change.
+    let app = spawn_app().await;
+    let user_id = app
+        .create_user_with_hash("alice", hash(20_000, "old password"))
+        .await;
+    let pair = app
+        .obtain_pair(&TestUser {
+            id: user_id,
+            username: "alice".into(),
+            password: "old password".into(),
+        })
+        .await;
+    let new_hash = hash(1000, "new password");
+    app.with_db(move |conn| users::set_password(conn, "alice", &new_hash).expect("changed"))
+        .await;
+    assert_eq!(app.refresh(&pair.refresh).await.status(), 401);
+    assert_eq!(live_sessions(&app, user_id).await, 0);
+    assert_eq!(app.obtain("alice", "old password").await.status(), 401);
+    assert_eq!(app.obtain("alice", "new password").await.status(), 200);
+}
+
+// Findings 4 and 9: "sessions really end" reaches tokens of no session too.
+
+/// A token as the Simple JWT deployment being replaced issued it: the shared
+/// key, no `kid`, no `sid`.
+fn legacy(token_type: &str, user_id: i64, issued_at: i64, jti: &str) -> String {
+    sign(&json!({
+        "token_type": token_type,
+        "exp": issued_at + 3600,
+        "iat": issued_at,
+        "jti": jti,
+        "user_id": user_id.to_string(),
+    }))
+}
+
+async fn migrating_app() -> TestApp {
+    spawn_app_with(|s| {
+        s.jwt.adopt_unknown_refresh_tokens = true;
+        s.introspection.clients = vec![latchkey::settings::ClientSettings {
+            id: "gateway".into(),
+            secret: "gateway-secret-of-at-least-32-characters".into(),
+        }];
+    })
+    .await
+}
+
+async fn introspection_active(app: &TestApp, token: &str) -> bool {
+    let response = app
+        .client
+        .post(app.url("/api/token/introspect/"))
+        .basic_auth("gateway", Some("gateway-secret-of-at-least-32-characters"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    body["active"].as_bool().expect("active")
+}
+
+/// Asserts every path refuses a sessionless refresh and access token pair.
+async fn assert_void(app: &TestApp, refresh: &str, access: &str) {
+    assert_response(
+        app.refresh(refresh).await,
+        401,
+        json!({"detail": "Token is blacklisted", "code": "token_not_valid"}),
+    )
+    .await;
+    assert_response(
+        app.verify(refresh).await,
+        400,
+        json!({"non_field_errors": ["Token is blacklisted"]}),
+    )
+    .await;
+    assert_response(
+        app.verify(access).await,
+        401,
+        json!({"detail": "Token is blacklisted", "code": "token_not_valid"}),
+    )
+    .await;
+    assert_eq!(app.me(access).await.status(), 401);
+    assert!(!introspection_active(app, access).await);
+    assert!(!introspection_active(app, refresh).await);
+}
+
+type Change = fn(&mut latchkey::db::DbConnection);
+
+#[tokio::test]
+async fn finding_4_tokens_of_no_session_die_with_a_password_change_or_deactivation() {
+    let changes: [(&str, Change); 2] = [
+        ("set-password", |conn| {
+            users::set_password(conn, "alice", &hash(1000, "new")).expect("changed");
+        }),
+        ("deactivate, then activate", |conn| {
+            users::set_active(conn, "alice", false).expect("deactivated");
+            users::set_active(conn, "alice", true).expect("activated");
+        }),
+    ];
+    for (name, change) in changes {
+        let app = migrating_app().await;
+        let alice = app.create_user("alice", "pw").await;
+        let issued = now() - 60;
+        let refresh = legacy(
+            "refresh",
+            alice.id,
+            issued,
+            "5b0e6e1c9d5a4a0f8f7d0c1b2a394857",
+        );
+        let access = legacy(
+            "access",
+            alice.id,
+            issued,
+            "6c1f7f2dae6b5b1f9f8e1d2c3b4a5968",
+        );
+        // Before the change both work: migration mode takes the refresh token.
+        assert_eq!(app.verify(&refresh).await.status(), 200, "{name}");
+        assert_eq!(app.me(&access).await.status(), 200, "{name}");
+
+        app.with_db(change).await;
+        crate::sessions::within_sync_interval(&app, || async {
+            app.me(&access).await.status() == 401
+        })
+        .await;
+        assert_void(&app, &refresh, &access).await;
+    }
+}
+
+#[tokio::test]
+async fn finding_4_logout_everywhere_voids_tokens_of_no_session_even_of_that_second() {
+    let app = migrating_app().await;
+    let alice = app.create_user("alice", "pw").await;
+    let pair = app.obtain_pair(&alice).await;
+    // Issued this very second: `iat` has whole seconds, and a sessionless
+    // token of the mark's second counts as before it.
+    let refresh = legacy(
+        "refresh",
+        alice.id,
+        now(),
+        "5b0e6e1c9d5a4a0f8f7d0c1b2a394857",
+    );
+    let access = legacy(
+        "access",
+        alice.id,
+        now(),
+        "6c1f7f2dae6b5b1f9f8e1d2c3b4a5968",
+    );
+
+    assert_response(app.logout_all(&pair.access).await, 200, json!({})).await;
+    // Enforced on this instance at once.
+    assert_void(&app, &refresh, &access).await;
+
+    // A login right after, in the same second, is unaffected: its tokens
+    // belong to a session that began after the mark.
+    let again = app.obtain_pair(&alice).await;
+    assert_eq!(app.me(&again.access).await.status(), 200);
+    assert_eq!(app.verify(&again.access).await.status(), 200);
+    assert_eq!(app.refresh(&again.refresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn finding_4_a_flushed_adopted_session_cannot_be_adopted_again() {
+    let app = spawn_app_with(|s| {
+        s.jwt.adopt_unknown_refresh_tokens = true;
+        s.sessions.reuse_grace_seconds = 0;
+    })
+    .await;
+    let alice = app.create_user("alice", "pw").await;
+    let refresh = legacy(
+        "refresh",
+        alice.id,
+        now() - 60,
+        "5b0e6e1c9d5a4a0f8f7d0c1b2a394857",
+    );
+    let response = app.refresh(&refresh).await;
+    assert_eq!(response.status(), 200, "adopted");
+    let child: serde_json::Value = response.json().await.expect("json");
+    assert_response(
+        app.blacklist(child["refresh"].as_str().expect("refresh"))
+            .await,
+        200,
+        json!({}),
+    )
+    .await;
+
+    // The session reaches its end (here: moved into the past) and cleanup runs;
+    // the legacy token's own `exp` is still an hour away.
+    let user_id = alice.id;
+    app.with_db(move |conn| {
+        use diesel::prelude::*;
+        use latchkey::db::schema::token_families;
+        diesel::update(token_families::table.filter(token_families::user_id.eq(user_id)))
+            .set(
+                token_families::expires_at
+                    .eq(chrono::Utc::now().naive_utc() - chrono::Duration::hours(1)),
+            )
+            .execute(conn)
+            .expect("moved");
+        latchkey::db::flush_expired(
+            conn,
+            chrono::Utc::now().naive_utc(),
+            chrono::Duration::zero(),
+        )
+        .expect("flushed");
+    })
+    .await;
+
+    assert_response(
+        app.refresh(&refresh).await,
+        401,
+        json!({"detail": "Token is blacklisted", "code": "token_not_valid"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn finding_9_deleting_a_user_ends_their_access_tokens_everywhere() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice", "pw").await;
+    let pair = app.obtain_pair(&alice).await;
+    let sessionless = legacy(
+        "access",
+        alice.id,
+        now() - 60,
+        "6c1f7f2dae6b5b1f9f8e1d2c3b4a5968",
+    );
+    assert_eq!(app.verify(&pair.access).await.status(), 200);
+    assert_eq!(app.verify(&sessionless).await.status(), 200);
+
+    app.with_db(|conn| users::delete(conn, "alice").expect("deleted"))
+        .await;
+    crate::sessions::within_sync_interval(&app, || async {
+        app.verify(&pair.access).await.status() == 401
+    })
+    .await;
+    assert_response(
+        app.verify(&pair.access).await,
+        401,
+        json!({"detail": "Token is blacklisted", "code": "token_not_valid"}),
+    )
+    .await;
+    assert_response(
+        app.verify(&sessionless).await,
+        401,
+        json!({"detail": "Token is invalid", "code": "token_not_valid"}),
+    )
+    .await;
+    assert_eq!(app.me(&pair.access).await.status(), 401);
+    assert_response(
+        app.verify(&pair.refresh).await,
+        400,
+        json!({"non_field_errors": ["Token is blacklisted"]}),
+    )
+    .await;
+}
+
+// Finding 2: simultaneous guesses must not out-race the failure limits.
+
+/// Sends `count` wrong logins for `username` at once, each from `client`
+/// (through the trusted proxy), and counts the answers by status.
+async fn simultaneous_guesses(
+    app: &TestApp,
+    username: &str,
+    client: &str,
+    count: usize,
+) -> std::collections::BTreeMap<u16, usize> {
+    let guesses = (0..count).map(|n| {
+        app.client
+            .post(app.url("/api/token/"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"username": username, "password": format!("guess {n}")}))
+            .send()
+    });
+    let mut statuses = std::collections::BTreeMap::new();
+    for response in futures_util::future::join_all(guesses).await {
+        *statuses
+            .entry(response.expect("sent").status().as_u16())
+            .or_default() += 1;
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn finding_2_simultaneous_wrong_logins_cannot_out_race_the_failure_limits() {
+    let app = spawn_app_with(|s| {
+        s.throttle.trusted_proxies = vec!["127.0.0.1".into()];
+        s.throttle.login_failures = latchkey::settings::RateSettings {
+            per_minute: 20,
+            burst: 5,
+        };
+        s.throttle.account_failures = latchkey::settings::RateSettings {
+            per_minute: 10,
+            burst: 10,
+        };
+        // Every guess gets a hashing slot: only the limits may refuse.
+        s.throttle.max_concurrent_hashes = 64;
+        s.throttle.hash_wait_ms = 60_000;
+    })
+    .await;
+    // A slow hash keeps the first guesses hashing while the rest arrive.
+    app.create_user_with_hash("alice", hash(400_000, "right password"))
+        .await;
+    app.create_user_with_hash("bob", hash(400_000, "right password"))
+        .await;
+
+    // Forty at once from one address: at most the burst is hashed (401).
+    let statuses = simultaneous_guesses(&app, "alice", "198.51.100.1", 40).await;
+    assert_eq!(statuses.get(&401).copied().unwrap_or(0), 5, "{statuses:?}");
+    assert_eq!(statuses.get(&429).copied(), Some(35), "{statuses:?}");
+
+    // Bob's account is drained by ten addresses; a fresh address then gets one
+    // guess on it, however many it sends at once.
+    for n in 1..=10 {
+        let statuses = simultaneous_guesses(&app, "bob", &format!("203.0.113.{n}"), 1).await;
+        assert_eq!(statuses.get(&401), Some(&1));
+    }
+    let statuses = simultaneous_guesses(&app, "bob", "192.0.2.77", 40).await;
+    assert_eq!(statuses.get(&401).copied().unwrap_or(0), 1, "{statuses:?}");
+
+    // The owner, from a clean address, still logs in; a right password gives
+    // back what it reserved, so it can do so again and again.
+    for _ in 0..3 {
+        let response = app
+            .client
+            .post(app.url("/api/token/"))
+            .header("x-forwarded-for", "192.0.2.200")
+            .json(&json!({"username": "bob", "password": "right password"}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+    }
 }

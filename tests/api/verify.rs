@@ -90,6 +90,8 @@ async fn invalid_tokens_are_401s() {
 #[tokio::test]
 async fn untyped_tokens_verify_as_in_simple_jwt() {
     let app = spawn_app().await;
+    let user = app.create_user("alice", "pw").await;
+    assert_eq!(user.id, 1, "the token below names this user");
     let t = now();
     let token = sign(&json!({"exp": t + 60, "iat": t, "jti": "a", "user_id": "1"}));
 
