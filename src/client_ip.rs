@@ -86,6 +86,87 @@ impl TrustedProxies {
     }
 }
 
+/// The scheme and host a request was addressed to, for URLs written back
+/// to the caller: what a trusted proxy says it received (`X-Forwarded-Proto`
+/// and `X-Forwarded-Host`, or `Forwarded`'s `proto=` and `host=`, its own
+/// right-most entry), else the request's `Host`. A host that is not a plain
+/// `name[:port]` is not used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: Option<String>,
+}
+
+impl TrustedProxies {
+    /// Forwarding headers count only from a trusted proxy, as for the client
+    /// address: anyone else's say nothing.
+    pub fn origin(&self, peer: IpAddr, headers: &HeaderMap) -> Origin {
+        let direct = Origin {
+            scheme: "http".to_owned(),
+            host: header_text(headers, "host").and_then(plain_host),
+        };
+        if !self.trusts(peer.to_canonical()) {
+            return direct;
+        }
+        let (scheme, host) = match self.header {
+            ForwardingHeader::XForwardedFor => (
+                last_entry(headers, "x-forwarded-proto"),
+                last_entry(headers, "x-forwarded-host"),
+            ),
+            ForwardingHeader::Forwarded => {
+                let last = header_text(headers, "forwarded")
+                    .and_then(|value| value.rsplit(',').next().map(str::to_owned));
+                let parameter = |name: &str| {
+                    last.as_deref().and_then(|element| {
+                        element
+                            .split(';')
+                            .filter_map(|pair| pair.split_once('='))
+                            .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+                            .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+                    })
+                };
+                (parameter("proto"), parameter("host"))
+            }
+        };
+        Origin {
+            scheme: scheme
+                .map(|s| s.to_ascii_lowercase())
+                .filter(|s| s == "http" || s == "https")
+                .unwrap_or(direct.scheme),
+            host: host.and_then(plain_host).or(direct.host),
+        }
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+fn last_entry(headers: &HeaderMap, name: &str) -> Option<String> {
+    header_text(headers, name).and_then(|value| {
+        value
+            .rsplit(',')
+            .next()
+            .map(|entry| entry.trim().to_owned())
+    })
+}
+
+/// `name[:port]` or `[v6][:port]`: letters, digits, dots, hyphens, colons
+/// and brackets, nothing that could end a URL's authority or start its path.
+fn plain_host(host: String) -> Option<String> {
+    let host = host.trim();
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    plain.then(|| host.to_owned())
+}
+
 /// `X-Forwarded-For` entries, left to right, over every header line.
 fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
     headers
@@ -227,6 +308,61 @@ mod tests {
         assert_eq!(ignored, ip("10.0.0.1"), "only the configured header counts");
         assert!(TrustedProxies::parse(&["10.0.0.0/33".into()], "Forwarded").is_err());
         assert!(TrustedProxies::parse(&[], "X-Real-IP").is_err());
+    }
+
+    #[test]
+    fn finding_3_forwarded_hosts_count_only_from_trusted_proxies() {
+        let forged = headers(&[
+            ("host", "auth.internal:8000"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+            ("forwarded", "host=evil.example;proto=https"),
+        ]);
+        let direct = Origin {
+            scheme: "http".to_owned(),
+            host: Some("auth.internal:8000".to_owned()),
+        };
+        assert_eq!(
+            TrustedProxies::none().origin(ip("9.9.9.9"), &forged),
+            direct
+        );
+        let proxies =
+            TrustedProxies::parse(&["10.0.0.0/8".into()], "X-Forwarded-For").expect("valid");
+        assert_eq!(
+            proxies.origin(ip("9.9.9.9"), &forged),
+            direct,
+            "untrusted peer"
+        );
+        let proxied = headers(&[
+            ("host", "10.0.0.7:8000"),
+            ("x-forwarded-host", "evil.example, auth.example.com"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        assert_eq!(
+            proxies.origin(ip("10.0.0.1"), &proxied),
+            Origin {
+                scheme: "https".to_owned(),
+                host: Some("auth.example.com".to_owned())
+            }
+        );
+        let rfc = TrustedProxies::parse(&["10.0.0.0/8".into()], "Forwarded").expect("valid");
+        let proxied = headers(&[(
+            "forwarded",
+            r#"host=evil.example, for=1.2.3.4;host="auth.example.com";proto=https"#,
+        )]);
+        assert_eq!(
+            rfc.origin(ip("10.0.0.1"), &proxied).host.as_deref(),
+            Some("auth.example.com")
+        );
+        // Nothing that could end the authority or start a path is used.
+        for host in ["evil.example/x", "a@b", "a b", "evil.example?x", ""] {
+            let weird = headers(&[("host", host)]);
+            assert_eq!(
+                TrustedProxies::none().origin(ip("9.9.9.9"), &weird).host,
+                None,
+                "{host}"
+            );
+        }
     }
 
     #[test]

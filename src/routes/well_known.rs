@@ -2,15 +2,15 @@
 //! `/.well-known/openid-configuration` (where to find them), so gateways and
 //! services verify tokens locally.
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, VARY};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::state::AppState;
 use crate::tokens::algorithm_name;
 
-/// Both documents may be cached as long as the JWKS: verifiers refetch them
-/// together.
+/// Both documents may be cached as long as the JWKS (verifiers refetch them
+/// together) when their URLs come from configuration.
 fn cache_control(state: &AppState) -> (actix_web::http::header::HeaderName, String) {
     (
         CACHE_CONTROL,
@@ -30,10 +30,23 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 
 pub async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let configured = state.settings.server.public_url.trim_end_matches('/');
+    let mut response = HttpResponse::Ok();
     let base = if configured.is_empty() {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
+        // Development only (production requires `server.public_url`): the
+        // URLs follow the request, believing forwarding headers only from a
+        // trusted proxy, and the answer is for this caller alone, so no
+        // cache can hand one caller's URLs to another.
+        let peer = req
+            .peer_addr()
+            .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |peer| peer.ip());
+        let origin = state.proxies.origin(peer, req.headers());
+        let host = origin
+            .host
+            .unwrap_or_else(|| req.app_config().local_addr().to_string());
+        response.insert_header((CACHE_CONTROL, "no-store"));
+        format!("{}://{host}", origin.scheme)
     } else {
+        response.insert_header(cache_control(&state));
         configured.to_owned()
     };
     let issuer = match state.settings.jwt.issuer.as_str() {
@@ -47,13 +60,6 @@ pub async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) 
         .into_iter()
         .map(algorithm_name)
         .collect();
-    let mut response = HttpResponse::Ok();
-    response.insert_header(cache_control(&state));
-    if configured.is_empty() {
-        // Built from the request's headers: a shared cache must not serve
-        // one host's answer to another.
-        response.insert_header((VARY, "Host, Forwarded, X-Forwarded-Host, X-Forwarded-Proto"));
-    }
     response.json(json!({
         "issuer": issuer,
         "jwks_uri": format!("{base}/.well-known/jwks.json"),

@@ -554,3 +554,72 @@ async fn finding_2_simultaneous_wrong_logins_cannot_out_race_the_failure_limits(
         assert_eq!(response.status(), 200);
     }
 }
+
+// Finding 3: discovery documents built from forged forwarding headers.
+
+async fn discovery(app: &TestApp, headers: &[(&str, &str)]) -> (String, serde_json::Value) {
+    let mut request = app.client.get(app.url("/.well-known/openid-configuration"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let cache_control = response.headers()["cache-control"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    (cache_control, response.json().await.expect("json"))
+}
+
+const FORGED: [(&str, &str); 3] = [
+    ("x-forwarded-host", "evil.example"),
+    ("x-forwarded-proto", "https"),
+    ("forwarded", "host=evil.example;proto=https"),
+];
+
+#[tokio::test]
+async fn finding_3_discovery_ignores_forwarding_headers_from_untrusted_peers() {
+    let app = spawn_app().await;
+    let (cache_control, document) = discovery(&app, &FORGED).await;
+    for url in [
+        "issuer",
+        "jwks_uri",
+        "token_endpoint",
+        "introspection_endpoint",
+    ] {
+        let url = document[url].as_str().expect(url);
+        assert!(url.starts_with(&app.address), "{url}");
+    }
+    // Built from the request: for this caller only, never a shared cache.
+    assert_eq!(cache_control, "no-store");
+}
+
+#[tokio::test]
+async fn finding_3_discovery_believes_a_trusted_proxy_and_is_still_not_cached() {
+    let app = spawn_app_with(|s| s.throttle.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let (cache_control, document) = discovery(
+        &app,
+        &[
+            ("x-forwarded-host", "auth.example.com"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        document["jwks_uri"],
+        "https://auth.example.com/.well-known/jwks.json"
+    );
+    assert_eq!(cache_control, "no-store");
+}
+
+#[tokio::test]
+async fn finding_3_a_configured_public_url_wins_and_may_be_cached() {
+    let app = spawn_app_with(|s| s.server.public_url = "https://auth.example.com".into()).await;
+    let (cache_control, document) = discovery(&app, &FORGED).await;
+    assert_eq!(document["issuer"], "https://auth.example.com");
+    assert_eq!(
+        document["introspection_endpoint"],
+        "https://auth.example.com/api/token/introspect/"
+    );
+    assert_eq!(cache_control, "public, max-age=300");
+}
