@@ -33,6 +33,12 @@ pub enum ApiError {
     NotFound,
     #[error("request body too large")]
     PayloadTooLarge { limit: usize },
+    /// The body did not arrive within `server.body_timeout_ms`.
+    #[error("The request body did not arrive in time.")]
+    BodyTimeout,
+    /// A connection beyond `server.max_connections_per_address`.
+    #[error("Request was throttled. Expected available in 1 second.")]
+    TooManyConnections,
     #[error("No active account found with the given credentials")]
     BadCredentials,
     #[error("No active account found for the given token.")]
@@ -128,6 +134,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BadCredentials
             | Self::NoActiveAccountForToken
             | Self::Token(_)
@@ -140,7 +147,7 @@ impl ResponseError for ApiError {
             | Self::ClientNotAuthenticated
             | Self::ClientBadHeader
             | Self::ClientBadCredentials => StatusCode::UNAUTHORIZED,
-            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Throttled(_) | Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -215,6 +222,14 @@ impl ResponseError for ApiError {
         }
         if let Self::Throttled(wait) = self {
             response.insert_header((header::RETRY_AFTER, wait.seconds()));
+        }
+        // The rest of a late body, or another request on a connection over
+        // the cap, is not waited for: the connection closes.
+        if matches!(self, Self::BodyTimeout | Self::TooManyConnections) {
+            response.force_close();
+        }
+        if let Self::TooManyConnections = self {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         response.json(body)
     }

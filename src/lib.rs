@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod client_ip;
 pub mod commands;
+pub mod connections;
 pub mod db;
 pub mod directory;
 pub mod error;

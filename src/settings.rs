@@ -86,6 +86,19 @@ pub struct ServerSettings {
     pub workers: usize,
     pub max_body_bytes: usize,
     pub public_url: String,
+    pub body_timeout_ms: u64,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+}
+
+impl ServerSettings {
+    /// The HTTP worker threads: `workers`, or one per core when 0.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            workers => workers,
+        }
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -459,6 +472,15 @@ impl Settings {
         }
         if !(1..=32).contains(&self.database.rotation_writers) {
             return invalid("database.rotation_writers must be between 1 and 32".to_owned());
+        }
+        if !(100..=300_000).contains(&self.server.body_timeout_ms) {
+            return invalid(
+                "server.body_timeout_ms must be between 100 and 300000: a body that trickles in must not hold its connection for long"
+                    .to_owned(),
+            );
+        }
+        if self.server.max_connections == 0 {
+            return invalid("server.max_connections must be at least 1".to_owned());
         }
         if self.server.max_body_bytes < 256 {
             return invalid("server.max_body_bytes must be at least 256".to_owned());

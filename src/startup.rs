@@ -5,16 +5,20 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpServer, middleware, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::client_ip::TrustedProxies;
+use crate::connections::{ConnectionCounter, OverConnectionCap};
 use crate::db::{self, Database};
 use crate::directory::UserDirectory;
+use crate::error::ApiError;
 use crate::passwords::{HashingPool, PasswordHasher};
 use crate::revocation::RevokedSessions;
-use crate::routes::{self, input::BodyLimit};
+use crate::routes::{self, input::BodyLimits};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::sync;
@@ -105,9 +109,14 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         slots => slots,
     };
+    let proxies = Arc::new(proxies);
     Ok(AppState {
         rotations,
-        proxies: Arc::new(proxies),
+        connections: ConnectionCounter::new(
+            settings.server.max_connections_per_address,
+            proxies.clone(),
+        ),
+        proxies,
         throttle: Arc::new(Throttle::new(&settings.throttle)),
         hashing: Arc::new(HashingPool::start(
             hash_slots,
@@ -161,20 +170,40 @@ fn spawn_cleanup(db: Database, interval: Duration, leeway: chrono::Duration) {
 }
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    let body_limit = BodyLimit(state.settings.server.max_body_bytes);
-    let workers = state.settings.server.workers;
+    let server_settings = &state.settings.server;
+    let body_limits = BodyLimits {
+        max_bytes: server_settings.max_body_bytes,
+        read_timeout: Duration::from_millis(server_settings.body_timeout_ms),
+    };
+    let workers = server_settings.worker_threads();
+    // actix counts connections per worker.
+    let per_worker = server_settings.max_connections.div_ceil(workers);
+    let connections = state.connections.clone();
     let data = web::Data::new(state);
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .wrap(TracingLogger::<RequestSpan>::new())
+            .wrap(middleware::from_fn(refuse_over_connection_cap))
             .app_data(data.clone())
-            .app_data(body_limit)
+            .app_data(body_limits)
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
+    .on_connect(move |connection, data| connections.on_connect(connection, data))
+    .workers(workers)
+    .max_connections(per_worker)
     .listen(listener)?;
-    if workers > 0 {
-        server = server.workers(workers);
-    }
     Ok(server.run())
+}
+
+/// Answers every request on a connection opened over its address's cap
+/// with 429, and closes it (see `crate::connections`).
+async fn refuse_over_connection_cap(
+    request: ServiceRequest,
+    next: middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if request.conn_data::<OverConnectionCap>().is_some() {
+        return Err(ApiError::TooManyConnections.into());
+    }
+    next.call(request).await
 }

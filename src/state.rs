@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::client_ip::TrustedProxies;
+use crate::connections::ConnectionCounter;
 use crate::db::Database;
 use crate::db::rotations::RotationBatcher;
 use crate::directory::UserDirectory;
@@ -27,4 +28,6 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Where login password hashes run, at most `throttle.max_concurrent_hashes` at once.
     pub hashing: Arc<HashingPool>,
+    /// Open connections per client address.
+    pub connections: Arc<ConnectionCounter>,
 }

@@ -23,9 +23,22 @@ const NUL_CHARACTER: &str = "Null characters are not allowed.";
 #[derive(Debug, Default)]
 pub struct RequestFields(Map<String, Value>);
 
-/// The body size limit, set by the application from its settings.
+/// How much body a request may send, and how long it may take to send it;
+/// set by the application from its settings.
 #[derive(Clone, Copy, Debug)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub read_timeout: std::time::Duration,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 16 * 1024,
+            read_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
 
 impl RequestFields {
     /// Reads the named string fields in order; all errors are reported
@@ -165,7 +178,8 @@ impl FromRequest for RequestFields {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<BodyLimit>().map_or(16 * 1024, |l| l.0);
+        let limits = req.app_data::<BodyLimits>().copied().unwrap_or_default();
+        let limit = limits.max_bytes;
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -181,17 +195,25 @@ impl FromRequest for RequestFields {
             if declared_length.is_some_and(|length| length > limit) {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::JsonParse("could not read the request body".to_owned())
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
+            let read = async {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|_| {
+                        ApiError::JsonParse("could not read the request body".to_owned())
+                    })?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(ApiError::PayloadTooLarge { limit });
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
-            parse(&content_type, body.freeze()).await.map(RequestFields)
+                Ok(body.freeze())
+            };
+            // The whole body within the deadline, however it is sliced: a
+            // client trickling bytes would otherwise hold the connection.
+            let body = tokio::time::timeout(limits.read_timeout, read)
+                .await
+                .map_err(|_| ApiError::BodyTimeout)??;
+            parse(&content_type, body).await.map(RequestFields)
         })
     }
 }

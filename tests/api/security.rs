@@ -623,3 +623,98 @@ async fn finding_3_a_configured_public_url_wins_and_may_be_cached() {
     );
     assert_eq!(cache_control, "public, max-age=300");
 }
+
+// Finding 5: slow bodies and connection floods.
+
+/// Opens a raw connection to the app.
+async fn connect(app: &TestApp) -> tokio::net::TcpStream {
+    let address = app.address.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connected")
+}
+
+/// Reads until the connection closes (or 10 s pass): what the server sent.
+async fn read_to_close(mut reader: impl tokio::io::AsyncRead + Unpin) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut received)).await;
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn finding_5_a_trickling_body_gets_408_within_the_deadline() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| s.server.body_timeout_ms = 1000).await;
+    let (reader, mut writer) = connect(&app).await.into_split();
+    writer
+        .write_all(
+            b"POST /api/token/ HTTP/1.1\r\nHost: latchkey\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{",
+        )
+        .await
+        .expect("headers sent");
+    let started = std::time::Instant::now();
+    // One byte every 200 ms: always something arriving, never the whole body.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let answer = read_to_close(reader).await;
+    let elapsed = started.elapsed();
+    trickle.abort();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#"{"detail":"The request body did not arrive in time."}"#),
+        "{answer}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "answered and closed after {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn finding_5_one_address_cannot_hold_more_than_its_connections() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| s.server.max_connections_per_address = 3).await;
+    // Three connections held open by one client (here: idle after connecting).
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect(&app).await);
+    }
+    let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+    crate::sessions::within_sync_interval(&app, || async {
+        app.state.connections.open_from(peer) == 3
+    })
+    .await;
+    // A fourth is answered 429 and closed, whatever it asks.
+    let mut fourth = connect(&app).await;
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: latchkey\r\n\r\n")
+        .await
+        .expect("sent");
+    let answer = read_to_close(fourth).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+
+    // Closing one frees its slot.
+    held.pop();
+    crate::sessions::within_sync_interval(&app, || async {
+        app.state.connections.open_from(peer) == 2
+    })
+    .await;
+    let response = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+}
