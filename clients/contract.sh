@@ -9,7 +9,7 @@
 #    (clients/python/flow.py, clients/typescript/flow.ts). The generated code
 #    is built here, in a temporary directory, never committed.
 # Needs the debug build (cargo build), schemathesis
-# (tests/verifiers/requirements.txt), python3 with venv, and node with npm.
+# (clients/requirements.txt), python3 with venv, and node with npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source clients/live.sh

@@ -305,23 +305,9 @@ impl TestKey {
 
     /// The `jwt.keys` entry holding only the public key (verify only).
     pub fn public(&self) -> KeySettings {
-        let public = std::process::Command::new("openssl")
-            .args(["pkey", "-pubout"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(self.private_pem.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("openssl derives the public key");
+        let public = crate::verifiers::openssl(&["pkey", "-pubout"], self.private_pem.as_bytes());
         KeySettings {
-            pem: String::from_utf8(public.stdout).expect("PEM text"),
+            pem: String::from_utf8(public).expect("PEM text"),
             ..self.private()
         }
     }
@@ -334,35 +320,6 @@ pub fn sign_with_key(settings: &mut Settings, signer: &TestKey, others: &[KeySet
     settings.jwt.keys = std::iter::once(signer.private())
         .chain(others.iter().cloned())
         .collect();
-}
-
-/// Verifies `tokens` with PyJWT's `PyJWKClient`, fetching the JWKS at
-/// `jwks_url` afresh: one `{"ok": ..., "claims"|"error": ...}` per token.
-pub async fn pyjwt_verify(jwks_url: String, tokens: Vec<String>) -> Vec<Value> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/verifiers/pyjwt_verify.py"
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .arg(script)
-            .arg(&jwks_url)
-            .args(&tokens)
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .expect("blocking task");
-    assert!(
-        output.status.success(),
-        "PyJWT verifier failed (install it with `pip install -r tests/verifiers/requirements.txt`):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-        .collect()
 }
 
 /// The decoded JOSE header of a token.

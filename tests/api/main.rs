@@ -17,4 +17,5 @@ mod schema;
 mod security;
 mod sessions;
 mod throttle;
+mod verifiers;
 mod verify;
