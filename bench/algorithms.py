@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, run, wait_until_serving, wrk  # noqa: E402
+from run import ONE_CLIENT_SETTINGS, ROOT, SETTINGS_NOTE, run, wait_until_serving, wrk  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
@@ -42,6 +42,7 @@ def start(binary, algorithm, cache, port, workdir):
         "LATCHKEY_LOG__FILTER": "error",
         "LATCHKEY_PASSWORDS__ITERATIONS": "1000",
         "LATCHKEY_JWT__VERIFIED_TOKEN_CACHE_CAPACITY": "10000" if cache else "0",
+        **ONE_CLIENT_SETTINGS,
     }
     if algorithm == "HS256":
         env["LATCHKEY_JWT__SIGNING_KEY"] = "benchmark-secret-benchmark-secret-benchmark"
@@ -106,7 +107,7 @@ def report(results):
         return statistics.median(a["rps"] / b["rps"] for a, b in zip(results[name], results[baseline]))
 
     lines = [
-        f"rounds={ROUNDS} connections={CONNECTIONS} cores={os.cpu_count()}",
+        f"rounds={ROUNDS} connections={CONNECTIONS} cores={os.cpu_count()}; {SETTINGS_NOTE}",
         "",
         "| POST /api/token/verify/ | requests/s (median) | p50 ms | p99 ms | vs HS256 (same cache) | non-2xx |",
         "|---|---|---|---|---|---|",
@@ -119,7 +120,12 @@ def report(results):
         label = "GET /healthz (reference)" if name == "healthz" else name
         lines.append(f"| {label} | {median['rps']:.0f} | {median['p50']:.2f} | {median['p99']:.2f} | "
                      f"{versus} | {errors} |")
+    failed = sum(r["errors"] for runs in results.values() for r in runs)
+    if failed:
+        lines += ["", f"INVALID RUN: {failed} non-2xx answers"]
     print("\n".join(lines))
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

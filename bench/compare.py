@@ -57,9 +57,7 @@ def start(binary, database, port, data_dir, seed_sql=None):
         "LATCHKEY_LOG__FILTER": "error",
         # Logins are not measured here.
         "LATCHKEY_PASSWORDS__ITERATIONS": "1000",
-        # wrk's connections all come from one address: no per-address cap.
-        # (Rate limits cover login and refresh only, neither measured here.)
-        "LATCHKEY_SERVER__MAX_CONNECTIONS_PER_ADDRESS": "0",
+        **bench.ONE_CLIENT_SETTINGS,
     }
     bench.run([binary, "migrate"], env=env)
     bench.run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=bench.PASSWORD + "\n")
@@ -129,7 +127,7 @@ def report(rows):
     errors = sum(r["errors"] for side in rows.values() for runs in side.values() for r in runs)
     lines = [
         f"baseline={BASELINE_REV} revoked_sessions={REVOKED} user_mark=set rounds={bench.ROUNDS} "
-        f"duration={bench.DURATION}s connections={bench.CONNECTIONS} per_address_cap=off",
+        f"duration={bench.DURATION}s connections={bench.CONNECTIONS}; {bench.SETTINGS_NOTE}",
         "",
         f"| endpoint | baseline {BASELINE_REV}, req/s | current, req/s | ratio (median per round) "
         f"| rounds | within {TOLERANCE:.0%} |",

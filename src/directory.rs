@@ -29,11 +29,13 @@ impl DirectoryUser {
     /// logout everywhere since it was issued. Answered from memory: the mark
     /// comes with the cached user and changes reach the cache through the feed.
     pub fn voids(&self, token: &ValidatedToken) -> bool {
-        crate::db::users::voids(
-            self.tokens_valid_after,
-            token.issued_at,
-            token.claims.contains_key(SESSION_CLAIM),
-        )
+        // In a session exactly when the revoked-session check applies to it.
+        let in_session = token
+            .claims
+            .get(SESSION_CLAIM)
+            .and_then(serde_json::Value::as_str)
+            .is_some();
+        crate::db::users::voids(self.tokens_valid_after, token.issued_at, in_session)
     }
 }
 

@@ -514,6 +514,17 @@ impl Settings {
                 self.jwt.access_token_lifetime_seconds
             ));
         }
+        for network in &self.throttle.trusted_proxies {
+            let catch_all = network
+                .trim()
+                .parse::<ipnet::IpNet>()
+                .is_ok_and(|network| network.prefix_len() == 0);
+            if catch_all {
+                found.push(format!(
+                    "throttle.trusted_proxies lists {network:?}, which trusts every address: any client could name its own address and escape the per-address limits; list only your proxies' networks"
+                ));
+            }
+        }
         let secrets = std::iter::once(("jwt.signing_key".to_owned(), &self.jwt.signing_key))
             .chain(
                 self.jwt
@@ -694,7 +705,10 @@ mod tests {
     #[test]
     fn finding_8_production_refuses_unsafe_settings_and_names_them() {
         type Weaken = fn(&mut Settings);
-        let cases: [(&str, Weaken); 8] = [
+        let cases: [(&str, Weaken); 9] = [
+            ("throttle.trusted_proxies", |s| {
+                s.throttle.trusted_proxies = vec!["10.0.0.0/8".to_owned(), "::/0".to_owned()]
+            }),
             ("passwords.iterations", |s| s.passwords.iterations = 1),
             ("passwords.iterations", |s| s.passwords.iterations = 599_999),
             ("jwt.leeway_seconds", |s| s.jwt.leeway_seconds = 99_999_999),

@@ -42,11 +42,18 @@ impl Wait {
 /// A counted limit on events per key.
 pub trait Limit<K>: Prunable {
     /// Counts an event; `Err` when it was over the limit.
-    fn record(&self, key: &K) -> Result<(), Wait>;
-    /// Gives back one event counted by [`Self::record`]. Never credits more
-    /// than a full budget.
-    fn refund(&self, key: &K);
+    fn record(&self, key: &K) -> Result<Counted, Wait>;
+    /// Gives back what is still counted of an event [`Self::record`]
+    /// counted: an event ages out of the budget as time passes, and a refund
+    /// gives back only the part not yet aged out, so it never cancels another
+    /// event. Never credits more than a full budget.
+    fn refund(&self, key: &K, counted: Counted);
 }
+
+/// When a counted event stops weighing on its key's budget: the key's
+/// theoretical arrival time (GCRA's one number per key) right after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Counted(std::time::Instant);
 
 /// The key-independent part of a limit's upkeep.
 pub trait Prunable: Send + Sync {
@@ -61,6 +68,13 @@ type Store<K> = Arc<DashMapStateStore<K>>;
 /// The state governor reads and writes, shared with [`GovernorLimit::refund`].
 struct SharedStore<K: Hash + Eq + Clone>(Store<K>);
 
+thread_local! {
+    /// The state governor last wrote through a [`SharedStore`] on this
+    /// thread: read by [`GovernorLimit::record`] right after its check, so
+    /// it learns the arrival time its own event produced.
+    static WRITTEN: std::cell::Cell<Option<Nanos>> = const { std::cell::Cell::new(None) };
+}
+
 impl<K: Hash + Eq + Clone> StateStore for SharedStore<K> {
     type Key = K;
 
@@ -68,7 +82,15 @@ impl<K: Hash + Eq + Clone> StateStore for SharedStore<K> {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        self.0.measure_and_replace(key, f)
+        // The store may call `f` again when another thread wrote first; the
+        // last call that succeeds is the one kept.
+        self.0.measure_and_replace(key, |previous| {
+            let decision = f(previous);
+            if let Ok((_, written)) = &decision {
+                WRITTEN.with(|cell| cell.set(Some(*written)));
+            }
+            decision
+        })
     }
 }
 
@@ -97,13 +119,18 @@ pub struct GovernorLimit<K: Hash + Eq + Clone> {
     /// What one event adds to a key's theoretical arrival time.
     emission_interval: Nanos,
     clock: DefaultClock,
+    /// The clock reading arrival times count from (governor's own start is
+    /// read the same way, a moment later).
+    start: <DefaultClock as Clock>::Instant,
 }
 
 impl<K: Hash + Eq + Clone> GovernorLimit<K> {
     pub fn new(quota: Quota) -> Self {
         let store: Store<K> = Arc::new(DashMapStateStore::default());
         let clock = DefaultClock::default();
+        let start = clock.now();
         Self {
+            start,
             counting: RateLimiter::new(quota, SharedStore(store.clone()), clock.clone()),
             store,
             emission_interval: quota
@@ -120,21 +147,36 @@ impl<K: Hash + Eq + Clone> GovernorLimit<K> {
 }
 
 impl<K: Hash + Eq + Clone + Send + Sync> Limit<K> for GovernorLimit<K> {
-    fn record(&self, key: &K) -> Result<(), Wait> {
-        self.counting.check_key(key).map_err(|e| self.wait(&e))
+    fn record(&self, key: &K) -> Result<Counted, Wait> {
+        WRITTEN.with(|cell| cell.set(None));
+        self.counting.check_key(key).map_err(|e| self.wait(&e))?;
+        let now = governor::clock::Reference::duration_since(&self.clock.now(), self.start);
+        let arrival = WRITTEN.with(std::cell::Cell::take).unwrap_or(now);
+        let ahead: Duration = arrival.saturating_sub(now).into();
+        Ok(Counted(std::time::Instant::now() + ahead))
     }
 
-    fn refund(&self, key: &K) {
+    fn refund(&self, key: &K, counted: Counted) {
+        let left: Nanos = counted
+            .0
+            .saturating_duration_since(std::time::Instant::now())
+            .into();
+        let remaining = left.min(self.emission_interval);
+        if remaining == Nanos::from(0u64) {
+            return;
+        }
         // GCRA keeps one number per key, the theoretical arrival time (TAT);
-        // an event moved it one emission interval on. Moving it back undoes
-        // the event. A TAT behind the clock counts as the clock, so the
-        // budget never grows past its burst. A key pruned meanwhile has its
-        // whole budget already (and must not be stored again).
+        // an event moved it one emission interval on, and it counts until
+        // the clock passes the TAT it produced. Moving the TAT back by what
+        // is left of that (at most one interval) undoes the event and nothing
+        // else. A TAT behind the clock counts as the clock, so the budget
+        // never grows past its burst. A key pruned meanwhile has its whole
+        // budget already (and must not be stored again).
         if !self.store.contains_key(key) {
             return;
         }
         let _ = self.store.measure_and_replace(key, |tat| match tat {
-            Some(tat) => Ok(((), tat.saturating_sub(self.emission_interval))),
+            Some(tat) => Ok(((), tat.saturating_sub(remaining))),
             None => Err(()),
         });
     }
@@ -182,50 +224,45 @@ pub struct AccountKey(u64);
 pub struct Throttled(pub Wait);
 
 /// The failures a login in flight holds against its address and account.
-/// Dropping it gives them back (the password was right, or nothing was
-/// decided: no hashing slot, a database error); [`Self::failed`] keeps them.
-#[must_use = "dropping a reservation refunds it; call failed() for a wrong password"]
+/// They stay counted unless [`Self::release`] gives them back (the password
+/// was right, or nothing was hashed): a login dropped midway, its client gone
+/// while the hash ran, counts as the guess it was.
+#[must_use = "a reservation stays counted; call release() when the password was right"]
 pub struct LoginReservation {
     throttle: Arc<Throttle>,
     ip: IpAddr,
     account: AccountKey,
-    address_failure: bool,
-    account_failure: bool,
-    account_address_failure: bool,
+    address_failure: Option<Counted>,
+    account_failure: Option<Counted>,
+    account_address_failure: Option<Counted>,
 }
 
 impl LoginReservation {
     /// A wrong password (or an unknown user): the reserved failures stay
     /// counted, and the address is remembered as having failed on the account.
-    pub fn failed(mut self) {
-        if !self.account_address_failure
+    pub fn failed(self) {
+        if self.account_address_failure.is_none()
             && let Some(pair) = &self.throttle.account_address_failures
         {
             let _ = pair.record(&(self.account, self.ip));
         }
-        self.address_failure = false;
-        self.account_failure = false;
-        self.account_address_failure = false;
     }
-}
 
-impl Drop for LoginReservation {
-    fn drop(&mut self) {
+    /// The password was right, or no hash ran: gives back what is still
+    /// counted of the reserved failures.
+    pub fn release(self) {
         let throttle = &self.throttle;
-        if self.address_failure
-            && let Some(limit) = &throttle.login_failures
-        {
-            limit.refund(&self.ip);
+        if let (Some(counted), Some(limit)) = (self.address_failure, &throttle.login_failures) {
+            limit.refund(&self.ip, counted);
         }
-        if self.account_failure
-            && let Some(limit) = &throttle.account_failures
-        {
-            limit.refund(&self.account);
+        if let (Some(counted), Some(limit)) = (self.account_failure, &throttle.account_failures) {
+            limit.refund(&self.account, counted);
         }
-        if self.account_address_failure
-            && let Some(limit) = &throttle.account_address_failures
-        {
-            limit.refund(&(self.account, self.ip));
+        if let (Some(counted), Some(limit)) = (
+            self.account_address_failure,
+            &throttle.account_address_failures,
+        ) {
+            limit.refund(&(self.account, self.ip), counted);
         }
     }
 }
@@ -280,36 +317,45 @@ impl Throttle {
             throttle: self.clone(),
             ip,
             account,
-            address_failure: false,
-            account_failure: false,
-            account_address_failure: false,
+            address_failure: None,
+            account_failure: None,
+            account_address_failure: None,
         };
         if let Some(failures) = &self.login_failures {
-            failures.record(&ip).map_err(Throttled)?;
-            held.address_failure = true;
+            held.address_failure = Some(failures.record(&ip).map_err(Throttled)?);
         }
         if let (Some(account_failures), Some(pair)) =
             (&self.account_failures, &self.account_address_failures)
         {
             match account_failures.record(&account) {
-                Ok(()) => held.account_failure = true,
+                Ok(counted) => held.account_failure = Some(counted),
                 // The account is out of failures: this address gets its one
                 // guess per window, unless it has had it.
                 Err(account_wait) => match pair.record(&(account, ip)) {
-                    Ok(()) => held.account_address_failure = true,
-                    Err(pair_wait) => return Err(Throttled(account_wait.min(pair_wait))),
+                    Ok(counted) => held.account_address_failure = Some(counted),
+                    Err(pair_wait) => {
+                        // A refused login costs nothing: give back what it holds.
+                        held.release();
+                        return Err(Throttled(account_wait.min(pair_wait)));
+                    }
                 },
             }
         }
-        if let Some(attempts) = &self.login_attempts {
-            attempts.record(&ip).map_err(Throttled)?;
+        if let Some(attempts) = &self.login_attempts
+            && let Err(wait) = attempts.record(&ip)
+        {
+            held.release();
+            return Err(Throttled(wait));
         }
         Ok(held)
     }
 
     pub fn before_refresh(&self, client: IpAddr) -> Result<(), Throttled> {
         match &self.refresh {
-            Some(refresh) => refresh.record(&rate_key(client)).map_err(Throttled),
+            Some(refresh) => refresh
+                .record(&rate_key(client))
+                .map(drop)
+                .map_err(Throttled),
             None => Ok(()),
         }
     }
@@ -370,19 +416,24 @@ mod tests {
     #[test]
     fn a_refund_gives_back_one_event_and_never_more_than_the_burst() {
         let limit = GovernorLimit::new(Quota::per_minute(NonZeroU32::MIN));
-        limit.record(&1).expect("the first event");
+        let first = limit.record(&1).expect("the first event");
         let wait = limit.record(&1).expect_err("used up");
         assert!(wait.0 > Duration::from_secs(50), "{wait:?}");
         assert_eq!(wait.seconds(), wait.0.as_secs() + 1);
-        limit.refund(&1);
-        limit.record(&1).expect("given back");
+        limit.refund(&1, first);
+        let second = limit.record(&1).expect("given back");
         // Refunds beyond what was taken buy nothing: the burst is one.
         for _ in 0..5 {
-            limit.refund(&1);
+            limit.refund(&1, second);
         }
-        limit.record(&1).expect("one");
+        let third = limit.record(&1).expect("one");
         assert!(limit.record(&1).is_err(), "still one event per minute");
-        limit.refund(&2);
+        // An event that has aged out of the budget gives nothing back: the
+        // refund would cancel another event.
+        limit.refund(&1, Counted(std::time::Instant::now()));
+        assert!(limit.record(&1).is_err(), "nothing given back");
+        limit.refund(&1, third);
+        limit.refund(&2, third);
         assert_eq!(limit.tracked_keys(), 1, "a refund stores nothing new");
         assert!(limit.record(&2).is_ok(), "keys are independent");
     }
@@ -451,15 +502,27 @@ mod tests {
         // Far more successful logins than the failure burst: each gives back
         // what it reserved.
         for _ in 0..20 {
-            drop(throttle.before_login(ip(1), alice).expect("allowed"));
+            throttle
+                .before_login(ip(1), alice)
+                .expect("allowed")
+                .release();
         }
-        // Reservations held at once still count, and are given back on drop.
+        // Reservations held at once still count, and are given back in full
+        // on release however long they were held: the others queued behind.
         let held: Vec<_> = (0..3)
             .map(|_| throttle.before_login(ip(1), alice).expect("allowed"))
             .collect();
         assert!(throttle.before_login(ip(1), alice).is_err());
-        drop(held);
-        assert!(throttle.before_login(ip(1), alice).is_ok());
+        held.into_iter().for_each(LoginReservation::release);
+        throttle
+            .before_login(ip(1), alice)
+            .expect("given back")
+            .release();
+        // One abandoned midway (dropped, its client gone) stays counted.
+        for _ in 0..3 {
+            drop(throttle.before_login(ip(1), alice).expect("allowed"));
+        }
+        assert!(throttle.before_login(ip(1), alice).is_err());
     }
 
     #[test]
@@ -485,7 +548,10 @@ mod tests {
         // ... one that has not gets its attempt (the owner, elsewhere), and
         // logging in gives it back, so the owner can log in again ...
         for _ in 0..3 {
-            drop(throttle.before_login(ip(50), alice).expect("the owner"));
+            throttle
+                .before_login(ip(50), alice)
+                .expect("the owner")
+                .release();
         }
         // ... and other accounts are untouched for the failed addresses.
         assert!(

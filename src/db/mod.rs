@@ -177,15 +177,17 @@ pub struct Flushed {
 /// tokens go with them) and change events every instance has long read, in
 /// batches so no statement holds locks for long. The `expires_at` indexes make
 /// each batch an index range scan. A token's row stays until its expiry plus
-/// `leeway` has passed: until then the token still verifies, and its row is
-/// what says it was used.
+/// `leeway` (and a minute) has passed: until then the token still verifies,
+/// and its row is what says it was used.
 pub fn flush_expired(
     conn: &mut DbConnection,
     now: chrono::NaiveDateTime,
     leeway: chrono::Duration,
 ) -> Result<Flushed, DbError> {
+    // A minute's margin past `exp + leeway`: `exp` has whole seconds, and a
+    // token must be past verifying before its row goes.
     let tokens_expired_by = now
-        .checked_sub_signed(leeway)
+        .checked_sub_signed(leeway + chrono::Duration::seconds(60))
         .unwrap_or(chrono::NaiveDateTime::MIN);
     Ok(Flushed {
         refresh_tokens: refresh_tokens::delete_expired(conn, tokens_expired_by, FLUSH_BATCH)?,

@@ -393,6 +393,11 @@ fn adopt_if_unknown(
     require_active_user: bool,
     now: NaiveDateTime,
 ) -> QueryResult<Option<Refusal>> {
+    // The owner's row lock first (PostgreSQL): a password change, deactivation
+    // or logout everywhere either committed before (and its mark is read
+    // below) or waits until this session exists (and revokes it). It also
+    // queues two first uses of the same token, so the second finds it recorded.
+    super::users::lock(conn, adoption.user_id)?;
     if load(conn, jti)?.is_some() {
         return Ok(None);
     }

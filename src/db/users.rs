@@ -84,40 +84,75 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
         .load(conn)
 }
 
+/// The user's row as a login read it before hashing the password.
+#[derive(Clone, Debug)]
+pub struct LoginBasis {
+    pub user_id: i64,
+    /// The stored hash the password was checked against.
+    pub verified_hash: String,
+    pub tokens_valid_after: Option<NaiveDateTime>,
+}
+
 /// Records a successful login, on the condition that nothing changed since
-/// the password was checked: the stored hash is still `verified_hash` and the
-/// user still exists and is active. A password change, deactivation or
-/// deletion committed while the login was hashing makes this write nothing
+/// the password was checked: the user still exists and is active, and the
+/// stored hash is still `verified_hash`, or differs only because another
+/// login of the same password upgraded it (the user's mark is unchanged:
+/// every password change, deactivation and logout everywhere moves the mark).
+/// A change committed while the login was hashing makes this write nothing
 /// (returns `false`), and the login must fail. `upgraded_hash` (the same
 /// password rehashed with the configured iteration count) replaces exactly
 /// the hash that was verified, never a newer one.
 ///
 /// Call first in the login's write transaction: on PostgreSQL the row lock
-/// this takes orders the login against a concurrent [`set_password`] or
-/// [`set_active`], which lock the same row before revoking sessions.
+/// this takes orders the login against a concurrent change to the user
+/// (see [`lock`]), which then sees, and revokes, the session it writes.
 pub fn record_login(
     conn: &mut DbConnection,
-    id: i64,
-    verified_hash: &str,
+    basis: &LoginBasis,
     last_login: Option<NaiveDateTime>,
     upgraded_hash: Option<&str>,
 ) -> QueryResult<bool> {
     let target = users::table
-        .find(id)
-        .filter(users::password.eq(verified_hash))
+        .find(basis.user_id)
         .filter(users::is_active.eq(true));
-    // With nothing to change, the hash is written over itself: the write is
-    // what takes the row lock and proves the condition.
-    let hash = upgraded_hash.unwrap_or(verified_hash);
-    let updated = match last_login {
-        Some(at) => diesel::update(target)
-            .set((users::last_login.eq(at), users::password.eq(hash)))
-            .execute(conn)?,
-        None => diesel::update(target)
-            .set(users::password.eq(hash))
-            .execute(conn)?,
+    let same_hash = users::password.eq(&basis.verified_hash);
+    // The first write takes the row lock and proves the condition; with no
+    // last_login to record, the name is written over itself.
+    let claimed = match (basis.tokens_valid_after, last_login) {
+        (Some(mark), Some(at)) => diesel::update(
+            target.filter(same_hash.or(users::tokens_valid_after.eq(mark).assume_not_null())),
+        )
+        .set(users::last_login.eq(at))
+        .execute(conn)?,
+        (Some(mark), None) => diesel::update(
+            target.filter(same_hash.or(users::tokens_valid_after.eq(mark).assume_not_null())),
+        )
+        .set(users::username.eq(users::username))
+        .execute(conn)?,
+        (None, Some(at)) => {
+            diesel::update(target.filter(same_hash.or(users::tokens_valid_after.is_null())))
+                .set(users::last_login.eq(at))
+                .execute(conn)?
+        }
+        (None, None) => {
+            diesel::update(target.filter(same_hash.or(users::tokens_valid_after.is_null())))
+                .set(users::username.eq(users::username))
+                .execute(conn)?
+        }
     };
-    Ok(updated == 1)
+    if claimed != 1 {
+        return Ok(false);
+    }
+    if let Some(upgraded) = upgraded_hash {
+        diesel::update(
+            users::table
+                .find(basis.user_id)
+                .filter(users::password.eq(&basis.verified_hash)),
+        )
+        .set(users::password.eq(upgraded))
+        .execute(conn)?;
+    }
+    Ok(true)
 }
 
 /// Whether a user's `tokens_valid_after` voids a token issued at `issued_at`
@@ -140,19 +175,20 @@ pub fn voids(
     issued < mark || (issued == mark && !in_session)
 }
 
-/// Voids every token of the user issued before `now` and ends every session
-/// (logout-all); publishes the change. Returns the revoked sessions.
+/// Ends every session of the user (logout-all) and voids every token of
+/// theirs issued before now; publishes the change. Returns the revoked
+/// sessions and the instant, read once the user's row is locked.
 pub fn end_all_sessions(
     conn: &mut DbConnection,
     id: i64,
     reason: Reason,
-    now: NaiveDateTime,
-) -> QueryResult<Vec<String>> {
+) -> QueryResult<(Vec<String>, NaiveDateTime)> {
     write_transaction(conn, |conn| {
         lock(conn, id)?;
+        let now = chrono::Utc::now().naive_utc();
         let revoked = void_tokens(conn, id, reason, now)?;
         events::publish(conn, Event::UserChanged(id), now)?;
-        Ok(revoked)
+        Ok((revoked, now))
     })
 }
 
@@ -173,8 +209,9 @@ fn void_tokens(
 
 /// Takes the user's row lock (PostgreSQL) for the rest of the transaction by
 /// writing a column over itself; SQLite's write transaction already holds
-/// the database lock.
-fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+/// the database lock. Whatever writes a session or changes what may hold one
+/// takes it first, so those writes are ordered per user.
+pub(crate) fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set(users::username.eq(users::username))
         .execute(conn)
@@ -235,8 +272,10 @@ fn change_user(
         let Some(id) = id else {
             return Ok(false);
         };
-        let now = chrono::Utc::now().naive_utc();
         lock(conn, id)?;
+        // Read after the lock: changes to one user take later instants in
+        // the order they commit, so the mark never moves back.
+        let now = chrono::Utc::now().naive_utc();
         if let Some(reason) = revoke {
             void_tokens(conn, id, reason, now)?;
         }
@@ -244,4 +283,36 @@ fn change_user(
         events::publish(conn, Event::UserChanged(id), now)?;
         Ok(true)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::voids;
+    use chrono::NaiveDateTime;
+
+    fn at(seconds: i64, millis: u32) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(seconds, millis * 1_000_000)
+            .expect("in range")
+            .naive_utc()
+    }
+
+    #[test]
+    fn the_mark_voids_what_was_issued_before_it_at_whole_seconds() {
+        let mark = Some(at(1000, 500));
+        // No mark, nothing void.
+        assert!(!voids(None, Some(at(1, 0)), false));
+        assert!(!voids(None, None, false));
+        // A token without iat predates any mark.
+        assert!(voids(mark, None, true));
+        // Earlier seconds: void, in a session or not.
+        assert!(voids(mark, Some(at(999, 0)), true));
+        assert!(voids(mark, Some(at(999, 0)), false));
+        // The mark's own second: a sessionless token may be from before it,
+        // so it is void; a session's token is judged by its session.
+        assert!(voids(mark, Some(at(1000, 0)), false));
+        assert!(!voids(mark, Some(at(1000, 0)), true));
+        // Later seconds: fine.
+        assert!(!voids(mark, Some(at(1001, 0)), false));
+        assert!(!voids(mark, Some(at(1001, 0)), true));
+    }
 }

@@ -3,7 +3,6 @@
 //! theirs issued before it (those of no session too).
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde_json::json;
 
 use crate::auth::Authenticated;
@@ -18,11 +17,10 @@ pub async fn logout_all(
     auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = auth.user.id;
-    let now = Utc::now().naive_utc();
-    let revoked = state
+    let (revoked, now) = state
         .db
         .run(move |conn| {
-            users::end_all_sessions(conn, user_id, Reason::LogoutAll, now).map_err(ApiError::from)
+            users::end_all_sessions(conn, user_id, Reason::LogoutAll).map_err(ApiError::from)
         })
         .await?;
     // Enforced here at once; on other instances within the sync interval.

@@ -27,7 +27,8 @@ pub async fn obtain(
     let client_ip = super::client_ip(&state, &request);
     let account = state.throttle.account(&username);
     // Counts as a failure until the password proves right; given back on
-    // success and on any answer that decided nothing (503, database error).
+    // success and when no hash ran (503). A login abandoned midway (the
+    // client hung up while its hash ran) stays counted.
     let reservation = state
         .throttle
         .before_login(client_ip, account)
@@ -35,7 +36,15 @@ pub async fn obtain(
     let user = state
         .db
         .run(move |conn| users::find_by_username(conn, &username).map_err(ApiError::from))
-        .await?;
+        .await;
+    // Nothing was hashed: the guess did not happen.
+    let user = match user {
+        Ok(user) => user,
+        Err(error) => {
+            reservation.release();
+            return Err(error);
+        }
+    };
 
     // The hash runs whether or not the user exists, so timing does not tell.
     // It runs on the hashing pool: a login flood queues there (then gets 503)
@@ -54,8 +63,12 @@ pub async fn obtain(
                 }
             }
         })
-        .await
-        .map_err(|_| ApiError::HashingBusy)?;
+        .await;
+    let Ok(verification) = verification else {
+        // No hashing slot: nothing was hashed.
+        reservation.release();
+        return Err(ApiError::HashingBusy);
+    };
 
     // Django's ModelBackend refuses inactive users whatever CHECK_USER_IS_ACTIVE says.
     let user = match user {
@@ -68,73 +81,78 @@ pub async fn obtain(
     };
     tracing::Span::current().record("user_id", user.id);
 
-    let now = Utc::now();
-    let family_id = uuid::Uuid::new_v4().simple().to_string();
-    let stamp = state.tokens.stamp(TokenType::Refresh, now);
-    let family = NewFamily {
-        id: family_id.clone(),
+    let basis = users::LoginBasis {
         user_id: user.id,
-        created_at: now.naive_utc(),
-        last_used_at: now.naive_utc(),
-        expires_at: now.naive_utc()
-            + chrono::Duration::seconds(state.settings.sessions.absolute_lifetime_seconds),
-        client_ip: Some(client_ip.to_string()),
-        user_agent: request.headers().get(USER_AGENT).map(|agent| {
-            String::from_utf8_lossy(agent.as_bytes())
-                .chars()
-                .take(MAX_USER_AGENT)
-                .collect()
-        }),
+        verified_hash: user.password.clone(),
+        tokens_valid_after: user.tokens_valid_after,
     };
-    let record = NewRefreshToken {
-        jti: stamp.jti.clone(),
-        user_id: user.id,
-        family_id: family_id.clone(),
-        parent_jti: None,
-        issued_at: stamp.issued_at,
-        expires_at: stamp.expires_at,
-    };
-    let last_login = state
-        .settings
-        .jwt
-        .update_last_login
-        .then(|| now.naive_utc());
     let upgraded_hash = match verification {
         Verification::MatchNeedsUpgrade(hash) => Some(hash),
         _ => None,
     };
-    let user_id = user.id;
-    let verified_hash = user.password.clone();
+    let client = Some(client_ip.to_string());
+    let user_agent = request.headers().get(USER_AGENT).map(|agent| {
+        String::from_utf8_lossy(agent.as_bytes())
+            .chars()
+            .take(MAX_USER_AGENT)
+            .collect()
+    });
+    let tokens = state.tokens.clone();
+    let update_last_login = state.settings.jwt.update_last_login;
+    let session_lifetime =
+        chrono::Duration::seconds(state.settings.sessions.absolute_lifetime_seconds);
     let recorded = state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                // The clock is read once the user's row is locked, so a
+                // session written after a logout everywhere is issued after
+                // its mark, never before.
+                let last_login = update_last_login.then(|| Utc::now().naive_utc());
                 // First, so the user's row is locked before the session is
                 // written (see `users::record_login`).
-                let unchanged = users::record_login(
-                    conn,
-                    user_id,
-                    &verified_hash,
-                    last_login,
-                    upgraded_hash.as_deref(),
-                )?;
-                if unchanged {
-                    families::create(conn, &family)?;
-                    refresh_tokens::record(conn, &record)?;
+                if !users::record_login(conn, &basis, last_login, upgraded_hash.as_deref())? {
+                    return Ok::<_, ApiError>(None);
                 }
-                Ok::<_, ApiError>(unchanged)
+                let now = Utc::now();
+                let family_id = uuid::Uuid::new_v4().simple().to_string();
+                let stamp = tokens.stamp(TokenType::Refresh, now);
+                families::create(
+                    conn,
+                    &NewFamily {
+                        id: family_id.clone(),
+                        user_id: basis.user_id,
+                        created_at: now.naive_utc(),
+                        last_used_at: now.naive_utc(),
+                        expires_at: now.naive_utc() + session_lifetime,
+                        client_ip: client,
+                        user_agent,
+                    },
+                )?;
+                refresh_tokens::record(
+                    conn,
+                    &NewRefreshToken {
+                        jti: stamp.jti.clone(),
+                        user_id: basis.user_id,
+                        family_id: family_id.clone(),
+                        parent_jti: None,
+                        issued_at: stamp.issued_at,
+                        expires_at: stamp.expires_at,
+                    },
+                )?;
+                Ok(Some((family_id, stamp, now)))
             })
         })
         .await?;
-    if !recorded {
-        // The password changed, or the user was deactivated or deleted,
-        // while this login was hashing: the password checked is no longer
-        // the user's, and nothing was written.
+    let Some((family_id, stamp, now)) = recorded else {
+        // The password changed, or the user was deactivated, deleted or
+        // logged out everywhere, while this login was hashing: the check no
+        // longer stands, and nothing was written.
         reservation.failed();
-        tracing::info!(%client_ip, user_id, "login lost a race with a change to the user");
+        tracing::info!(%client_ip, user_id = user.id, "login lost a race with a change to the user");
         return Err(ApiError::BadCredentials);
-    }
-    drop(reservation);
+    };
+    reservation.release();
 
     let (refresh, access) = state.tokens.issue_pair(user.id, &family_id, &stamp, now);
     Ok(HttpResponse::Ok().json(json!({ "refresh": refresh.token, "access": access.token })))

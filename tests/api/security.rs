@@ -718,3 +718,80 @@ async fn finding_5_one_address_cannot_hold_more_than_its_connections() {
         .expect("sent");
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn finding_1_two_logins_upgrading_the_same_hash_both_succeed() {
+    // An imported user's first logins, from two devices at once: both check
+    // the old hash, the first writes its upgrade, the second must not take
+    // that for a password change.
+    let app = spawn_app().await;
+    app.create_user_with_hash("alice", hash(SLOW_ITERATIONS, "pw"))
+        .await;
+    let logins = (0..2).map(|_| app.obtain("alice", "pw"));
+    for response in futures_util::future::join_all(logins).await {
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(app.obtain("alice", "pw").await.status(), 200);
+}
+
+#[tokio::test]
+async fn finding_4_an_adoption_racing_a_password_change_waits_for_it_and_is_refused() {
+    use diesel::prelude::*;
+    use latchkey::db::schema::users as table;
+    let app = migrating_app().await;
+    let alice = app.create_user("alice", "pw").await;
+    let refresh = legacy(
+        "refresh",
+        alice.id,
+        now() - 60,
+        "5b0e6e1c9d5a4a0f8f7d0c1b2a394857",
+    );
+
+    // A password change in progress: it holds the user's row (its first
+    // statement, as `users::set_password` does) and has not committed yet.
+    let (locked, is_locked) = tokio::sync::oneshot::channel();
+    let (commit, may_commit) = std::sync::mpsc::channel::<()>();
+    let pool = app.state.db.pool().clone();
+    let user_id = alice.id;
+    let change = tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().expect("connection");
+        latchkey::db::write_transaction(&mut conn, |conn| {
+            diesel::update(table::table.find(user_id))
+                .set(table::username.eq(table::username))
+                .execute(conn)?;
+            locked.send(()).expect("test waits");
+            may_commit.recv().expect("test says when");
+            diesel::update(table::table.find(user_id))
+                .set((
+                    table::password.eq(hash(1000, "new")),
+                    table::tokens_valid_after.eq(chrono::Utc::now().naive_utc()),
+                ))
+                .execute(conn)
+                .map(drop)
+        })
+        .expect("changed");
+    });
+    is_locked.await.expect("locked");
+
+    // The old token's first use arrives meanwhile: it must wait for the
+    // change instead of reading the user as it was.
+    let request = app
+        .client
+        .post(app.url("/api/token/refresh/"))
+        .json(&json!({ "refresh": refresh }));
+    let adoption = tokio::spawn(async move { request.send().await.expect("sent") });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !adoption.is_finished(),
+        "the adoption waits for the user's row"
+    );
+    commit.send(()).expect("committed");
+    change.await.expect("change task");
+
+    assert_response(
+        adoption.await.expect("adoption task"),
+        401,
+        json!({"detail": "Token is blacklisted", "code": "token_not_valid"}),
+    )
+    .await;
+}
