@@ -49,15 +49,35 @@ pub const ROUTES: [(&str, &str); 15] = [
     ("GET", "/readyz"),
 ];
 
+/// The paths most requests take, in the order they are matched first.
+const BUSIEST: [&str; 4] = [
+    "/api/token/verify/",
+    "/api/me/",
+    "/api/token/refresh/",
+    "/api/token/",
+];
+
 /// Registers every route in [`ROUTES`]. Each `/api/` endpoint answers with
 /// and without its trailing slash (Simple JWT redirects and loses the body),
 /// 405 for other methods and its description for OPTIONS. Each spelling is
 /// its own static resource: a resource with several patterns is matched by
 /// regex, which showed up in profiles of the verify path.
 pub fn configure(config: &mut web::ServiceConfig) {
-    let mut paths: Vec<&'static str> = ROUTES.iter().map(|(_, path)| *path).collect();
-    paths.sort_unstable();
-    paths.dedup();
+    // actix tries resources in registration order, comparing static paths
+    // byte for byte and running a regex for a templated one: the busiest
+    // paths go first and templated ones last, so verify and Bearer calls
+    // match after a few comparisons and never run a regex (the one for
+    // `/api/sessions/{id}/` was 3% of verify's profile).
+    let mut paths: Vec<&'static str> = Vec::new();
+    for (_, path) in ROUTES {
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    paths.sort_by_key(|path| {
+        let busiest = BUSIEST.iter().position(|busy| busy == path);
+        (path.contains('{'), busiest.unwrap_or(BUSIEST.len()))
+    });
     let (api, root): (Vec<_>, Vec<_>) = paths.into_iter().partition(|p| p.starts_with("/api/"));
     for path in root {
         config.service(resource(path, path));
