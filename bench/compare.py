@@ -18,6 +18,7 @@ Earlier baselines: 770bc70 (before sessions, for the revocation check),
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,10 +38,18 @@ SCRIPT = ["-s", str(ROOT / "bench" / "request.lua")]
 
 
 def build_baseline(workdir):
+    """The baseline's release binary, built once per commit and kept under
+    target/bench-baselines/."""
+    commit = bench.run(["git", "rev-parse", "--short", BASELINE_REV], cwd=ROOT).strip()
+    kept = ROOT / "target" / "bench-baselines" / commit / "latchkey"
+    if kept.exists():
+        return kept
     tree = Path(workdir) / "baseline"
     bench.run(["git", "worktree", "add", "--detach", str(tree), BASELINE_REV], cwd=ROOT)
     bench.run(["cargo", "build", "--release", "--locked", "--bin", "latchkey"], cwd=tree)
-    return tree / "target/release/latchkey"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(tree / "target/release/latchkey", kept)
+    return kept
 
 
 def start(binary, database, port, data_dir, seed_sql=None):
