@@ -19,10 +19,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock, DefaultClock, Reference};
 use governor::nanos::Nanos;
-use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::state::{NotKeyed, StateStore};
 use governor::{NotUntil, Quota, RateLimiter};
 
 use crate::client_ip::rate_key;
@@ -150,7 +150,7 @@ impl<K: Hash + Eq + Clone + Send + Sync> Limit<K> for GovernorLimit<K> {
     fn record(&self, key: &K) -> Result<Counted, Wait> {
         WRITTEN.with(|cell| cell.set(None));
         self.counting.check_key(key).map_err(|e| self.wait(&e))?;
-        let now = governor::clock::Reference::duration_since(&self.clock.now(), self.start);
+        let now = Reference::duration_since(&self.clock.now(), self.start);
         let arrival = WRITTEN.with(std::cell::Cell::take).unwrap_or(now);
         let ahead: Duration = arrival.saturating_sub(now).into();
         Ok(Counted(std::time::Instant::now() + ahead))
@@ -178,6 +178,20 @@ impl<K: Hash + Eq + Clone + Send + Sync> Limit<K> for GovernorLimit<K> {
         let _ = self.store.measure_and_replace(key, |tat| match tat {
             Some(tat) => Ok(((), tat.saturating_sub(remaining))),
             None => Err(()),
+        });
+        // A key whose budget is whole again is dropped now rather than at the
+        // next pruning: a flood of logins that never reach a hash (503) would
+        // otherwise keep an entry per address in each failure limit until
+        // then. Checked under the map's lock, so an event counted meanwhile
+        // keeps the key.
+        let now = Reference::duration_since(&self.clock.now(), self.start);
+        self.store.remove_if(key, |_, state| {
+            let whole = std::cell::Cell::new(false);
+            let _ = state.measure_and_replace(&NotKeyed::NonKey, |tat| {
+                whole.set(tat.is_none_or(|tat| tat <= now));
+                Err::<((), Nanos), ()>(())
+            });
+            whole.get()
         });
     }
 }
@@ -432,9 +446,14 @@ mod tests {
         // refund would cancel another event.
         limit.refund(&1, Counted(std::time::Instant::now()));
         assert!(limit.record(&1).is_err(), "nothing given back");
-        limit.refund(&1, third);
         limit.refund(&2, third);
         assert_eq!(limit.tracked_keys(), 1, "a refund stores nothing new");
+        limit.refund(&1, third);
+        assert_eq!(
+            limit.tracked_keys(),
+            0,
+            "a key whose budget is whole again is not kept"
+        );
         assert!(limit.record(&2).is_ok(), "keys are independent");
     }
 
