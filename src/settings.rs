@@ -61,6 +61,7 @@ pub struct Settings {
 /// Login abuse protection; see `crate::throttle`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ThrottleSettings {
+    #[serde(deserialize_with = "strings_or_json")]
     pub trusted_proxies: Vec<String>,
     pub forwarding_header: String,
     pub login_attempts: RateSettings,
@@ -137,6 +138,7 @@ pub struct JwtSettings {
     pub issuer: String,
     pub audience: String,
     pub leeway_seconds: u64,
+    #[serde(deserialize_with = "strings_or_json")]
     pub auth_header_types: Vec<String>,
     pub user_id_claim: String,
     pub token_type_claim: String,
@@ -218,6 +220,35 @@ where
         ListOrJson::Json(text) => serde_json::from_str(&text).map_err(|error| {
             serde::de::Error::custom(format!("expected a JSON array of tables: {error}"))
         }),
+    }
+}
+
+/// A list of strings: a TOML array from a file, or from an environment
+/// variable a JSON array (`["Bearer","JWT"]`) or comma-separated text
+/// (`Bearer,JWT`).
+fn strings_or_json<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum StringsOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    match StringsOrText::deserialize(deserializer)? {
+        StringsOrText::List(list) => Ok(list),
+        StringsOrText::Text(text) if text.trim_start().starts_with('[') => {
+            serde_json::from_str(&text).map_err(|error| {
+                serde::de::Error::custom(format!("expected a JSON array of strings: {error}"))
+            })
+        }
+        StringsOrText::Text(text) => Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect()),
     }
 }
 
@@ -313,10 +344,7 @@ impl Settings {
                     .source(variables)
                     .prefix_separator("_")
                     .separator("__")
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("jwt.auth_header_types")
-                    .with_list_parse_key("throttle.trusted_proxies"),
+                    .try_parsing(true),
             )
             .build()?
             .try_deserialize()?;
@@ -784,6 +812,32 @@ mod tests {
         assert_eq!(settings.jwt.keys[1].secret.len(), 32);
         assert_eq!(settings.introspection.clients[0].id, "gateway");
         assert_eq!(settings.jwt.auth_header_types, ["Bearer", "JWT"]);
+        // Every list setting also takes a JSON array.
+        let settings = load_from_env(&[
+            ("LATCHKEY_JWT__AUTH_HEADER_TYPES", r#"["Bearer", "JWT"]"#),
+            (
+                "LATCHKEY_THROTTLE__TRUSTED_PROXIES",
+                r#"["10.0.0.0/8","fd00::/8"]"#,
+            ),
+        ])
+        .expect("valid");
+        assert_eq!(settings.jwt.auth_header_types, ["Bearer", "JWT"]);
+        assert_eq!(
+            settings.throttle.trusted_proxies,
+            ["10.0.0.0/8", "fd00::/8"]
+        );
+        let settings = load_from_env(&[(
+            "LATCHKEY_THROTTLE__TRUSTED_PROXIES",
+            "10.0.0.0/8, 127.0.0.1",
+        )])
+        .expect("valid");
+        assert_eq!(
+            settings.throttle.trusted_proxies,
+            ["10.0.0.0/8", "127.0.0.1"]
+        );
+        let error = load_from_env(&[("LATCHKEY_THROTTLE__TRUSTED_PROXIES", "[10.0.0.0/8")])
+            .expect_err("refused");
+        assert!(error.to_string().contains("JSON array"), "{error}");
         let error = load_from_env(&[("LATCHKEY_JWT__KEYS", "[{\"kid\":")]).expect_err("refused");
         assert!(error.to_string().contains("JSON array"), "{error}");
     }
