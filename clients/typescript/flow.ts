@@ -53,6 +53,7 @@ expect(out.response.status === 200, 'log out (blacklist)');
 
 const after = await meRetrieve({ auth: rotated.access });
 expect(
-  after.response.status === 401 && after.response.headers.get('www-authenticate') === 'Bearer realm="api"',
+  after.response.status === 401
+    && after.response.headers.get('www-authenticate') === 'Bearer realm="api", error="invalid_token"',
   '401 for the access token of a logged-out session',
 );

@@ -137,21 +137,27 @@ fn hash(iterations: u32, password: &str) -> String {
     PasswordHasher::new(iterations).hash(&Password::new(password.to_owned()))
 }
 
-/// Starts a login and returns once it is hashing.
-async fn login_in_flight(
+/// Starts a login for `alice`, lets `change` commit while it is hashing,
+/// and returns the login's answer.
+async fn login_racing(
     app: &TestApp,
-    username: &str,
     password: &str,
-) -> tokio::task::JoinHandle<reqwest::Response> {
+    change: impl FnOnce(&mut latchkey::db::DbConnection) + Send + 'static,
+) -> reqwest::Response {
     let request = app
         .client
         .post(app.url("/api/token/"))
-        .json(&json!({"username": username, "password": password}));
+        .json(&json!({"username": "alice", "password": password}));
     let login = tokio::spawn(async move { request.send().await.expect("sent") });
     // The user row is read within milliseconds; the hash takes hundreds.
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(!login.is_finished(), "the login should still be hashing");
-    login
+    app.with_db(change).await;
+    assert!(
+        !login.is_finished(),
+        "the change landed while the login was hashing"
+    );
+    login.await.expect("login task")
 }
 
 async fn live_sessions(app: &TestApp, user_id: i64) -> usize {
@@ -172,17 +178,13 @@ async fn finding_1_a_login_racing_a_password_change_loses_and_cannot_undo_it() {
         .create_user_with_hash("alice", hash(SLOW_ITERATIONS, "old password"))
         .await;
 
-    let login = login_in_flight(&app, "alice", "old password").await;
     let new_hash = hash(1000, "new password");
-    app.with_db(move |conn| users::set_password(conn, "alice", &new_hash).expect("changed"))
-        .await;
-    assert!(
-        !login.is_finished(),
-        "the change landed while the login was hashing"
-    );
-
+    let response = login_racing(&app, "old password", move |conn| {
+        assert!(users::set_password(conn, "alice", &new_hash).expect("changed"));
+    })
+    .await;
     assert_response(
-        login.await.expect("login task"),
+        response,
         401,
         json!({"detail": "No active account found with the given credentials"}),
     )
@@ -203,15 +205,11 @@ async fn finding_1_a_login_racing_a_deactivation_loses() {
         .create_user_with_hash("alice", hash(SLOW_ITERATIONS, "pw"))
         .await;
 
-    let login = login_in_flight(&app, "alice", "pw").await;
-    app.with_db(|conn| users::set_active(conn, "alice", false).expect("deactivated"))
-        .await;
-    assert!(
-        !login.is_finished(),
-        "the change landed while the login was hashing"
-    );
-
-    assert_eq!(login.await.expect("login task").status(), 401);
+    let response = login_racing(&app, "pw", |conn| {
+        assert!(users::set_active(conn, "alice", false).expect("deactivated"));
+    })
+    .await;
+    assert_eq!(response.status(), 401);
     assert_eq!(
         live_sessions(&app, user_id).await,
         0,
