@@ -93,7 +93,16 @@ impl From<DbError> for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
-        Self::Internal(format!("database error: {error}"))
+        match &error {
+            // SQLite's write lock stayed taken for the whole busy timeout:
+            // the database is busy, not broken; the client may retry.
+            diesel::result::Error::DatabaseError(_, info)
+                if info.message() == crate::db::DATABASE_LOCKED =>
+            {
+                Self::Unavailable(format!("database error: {error}"))
+            }
+            _ => Self::Internal(format!("database error: {error}")),
+        }
     }
 }
 

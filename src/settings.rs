@@ -235,9 +235,14 @@ where
     enum StringsOrText {
         List(Vec<String>),
         Text(String),
+        // The environment source reads `1` or `true` as a number or a flag.
+        Number(f64),
+        Flag(bool),
     }
     match StringsOrText::deserialize(deserializer)? {
         StringsOrText::List(list) => Ok(list),
+        StringsOrText::Number(number) => Ok(vec![number.to_string()]),
+        StringsOrText::Flag(flag) => Ok(vec![flag.to_string()]),
         StringsOrText::Text(text) if text.trim_start().starts_with('[') => {
             serde_json::from_str(&text).map_err(|error| {
                 serde::de::Error::custom(format!("expected a JSON array of strings: {error}"))
@@ -834,6 +839,13 @@ mod tests {
         assert_eq!(
             settings.throttle.trusted_proxies,
             ["10.0.0.0/8", "127.0.0.1"]
+        );
+        let settings =
+            load_from_env(&[("LATCHKEY_JWT__AUTH_HEADER_TYPES", "true")]).expect("valid");
+        assert_eq!(
+            settings.jwt.auth_header_types,
+            ["true"],
+            "a value that reads as a flag"
         );
         let error = load_from_env(&[("LATCHKEY_THROTTLE__TRUSTED_PROXIES", "[10.0.0.0/8")])
             .expect_err("refused");

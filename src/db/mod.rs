@@ -237,13 +237,54 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     Ok(applied.len())
 }
 
-/// SQLite takes one writer at a time. Writers of this process queue here, in
-/// the order they arrive, instead of in SQLite's busy handler, whose back-off
-/// sleeps up to 100 ms a time and left refreshes on SQLite with a p99 of
-/// 600 ms under eight concurrent writers. (Another process, such as the CLI,
-/// still waits on the busy timeout.) One queue for the process: several
-/// SQLite databases in one process (tests) only order their short writes.
-static SQLITE_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// SQLite takes one writer at a time. Writers of this process queue here
+/// instead of in SQLite's busy handler, whose back-off sleeps up to 100 ms a
+/// time and left refreshes on SQLite with a p99 of 600 ms under eight
+/// concurrent writers. A writer waits here at most as long as it would in
+/// SQLite ([`SQLITE_BUSY_TIMEOUT`]), then fails as SQLite would; another
+/// process (the CLI) still waits on the busy timeout. One queue for the
+/// process: several SQLite databases in one process (tests) only order their
+/// short writes.
+static SQLITE_WRITERS: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// How long a SQLite writer waits for its turn, here and in SQLite.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+thread_local! {
+    /// Whether this thread holds [`SQLITE_WRITERS`]: a write transaction
+    /// started inside another one fails at once instead of waiting on itself.
+    static HOLDS_SQLITE_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Holds the SQLite writers' queue; clears the thread's flag when dropped.
+struct SqliteWriterTurn(#[allow(dead_code)] parking_lot::MutexGuard<'static, ()>);
+
+impl SqliteWriterTurn {
+    fn take() -> QueryResult<Self> {
+        if HOLDS_SQLITE_WRITER.with(std::cell::Cell::get) {
+            return Err(diesel::result::Error::AlreadyInTransaction);
+        }
+        let guard = SQLITE_WRITERS
+            .try_lock_for(SQLITE_BUSY_TIMEOUT)
+            .ok_or_else(|| {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::Unknown,
+                    Box::new(DATABASE_LOCKED.to_owned()),
+                )
+            })?;
+        HOLDS_SQLITE_WRITER.with(|holds| holds.set(true));
+        Ok(Self(guard))
+    }
+}
+
+impl Drop for SqliteWriterTurn {
+    fn drop(&mut self) {
+        HOLDS_SQLITE_WRITER.with(|holds| holds.set(false));
+    }
+}
+
+/// SQLite's message when the write lock stayed taken for the busy timeout.
+pub const DATABASE_LOCKED: &str = "database is locked";
 
 /// Runs `work` in one transaction that holds the write lock from its first
 /// statement. On SQLite that is `BEGIN IMMEDIATE`, taken after this
@@ -260,7 +301,7 @@ where
 {
     let _writer = match conn {
         DbConnection::Sqlite(inner) => {
-            let turn = SQLITE_WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+            let turn = SqliteWriterTurn::take()?;
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             Some(turn)
         }
@@ -356,6 +397,24 @@ mod tests {
         assert!(Backend::from_url("mysql://h/db").is_err());
         assert!(Backend::from_url("redis://h").is_err());
         assert!(Backend::from_url("http:whatever").is_err());
+    }
+
+    #[test]
+    fn a_write_transaction_inside_another_fails_at_once_instead_of_waiting_on_itself() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("nested.sqlite3").display());
+        let pool = build_pool(&url, 2, Duration::from_secs(5)).expect("pool");
+        let (mut outer, mut inner) = (pool.get().expect("one"), pool.get().expect("two"));
+        let nested: QueryResult<QueryResult<()>> = write_transaction(&mut outer, |_| {
+            Ok(write_transaction(&mut inner, |_| Ok(())))
+        });
+        assert!(matches!(
+            nested,
+            Ok(Err(diesel::result::Error::AlreadyInTransaction))
+        ));
+        // The queue is free again afterwards.
+        let again: QueryResult<()> = write_transaction(&mut inner, |_| Ok(()));
+        assert!(again.is_ok());
     }
 
     #[test]
