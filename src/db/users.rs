@@ -112,33 +112,30 @@ pub fn record_login(
     last_login: Option<NaiveDateTime>,
     upgraded_hash: Option<&str>,
 ) -> QueryResult<bool> {
+    type Condition = Box<
+        dyn BoxableExpression<
+                users::table,
+                <DbConnection as diesel::Connection>::Backend,
+                SqlType = diesel::sql_types::Bool,
+            >,
+    >;
+    let same_mark: Condition = match basis.tokens_valid_after {
+        Some(mark) => Box::new(users::tokens_valid_after.eq(mark).assume_not_null()),
+        None => Box::new(users::tokens_valid_after.is_null()),
+    };
     let target = users::table
         .find(basis.user_id)
-        .filter(users::is_active.eq(true));
-    let same_hash = users::password.eq(&basis.verified_hash);
+        .filter(users::is_active.eq(true))
+        .filter(users::password.eq(&basis.verified_hash).or(same_mark));
     // The first write takes the row lock and proves the condition; with no
     // last_login to record, the name is written over itself.
-    let claimed = match (basis.tokens_valid_after, last_login) {
-        (Some(mark), Some(at)) => diesel::update(
-            target.filter(same_hash.or(users::tokens_valid_after.eq(mark).assume_not_null())),
-        )
-        .set(users::last_login.eq(at))
-        .execute(conn)?,
-        (Some(mark), None) => diesel::update(
-            target.filter(same_hash.or(users::tokens_valid_after.eq(mark).assume_not_null())),
-        )
-        .set(users::username.eq(users::username))
-        .execute(conn)?,
-        (None, Some(at)) => {
-            diesel::update(target.filter(same_hash.or(users::tokens_valid_after.is_null())))
-                .set(users::last_login.eq(at))
-                .execute(conn)?
-        }
-        (None, None) => {
-            diesel::update(target.filter(same_hash.or(users::tokens_valid_after.is_null())))
-                .set(users::username.eq(users::username))
-                .execute(conn)?
-        }
+    let claimed = match last_login {
+        Some(at) => diesel::update(target)
+            .set(users::last_login.eq(at))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set(users::username.eq(users::username))
+            .execute(conn)?,
     };
     if claimed != 1 {
         return Ok(false);

@@ -105,15 +105,15 @@ pub async fn obtain(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                // The clock is read once the user's row is locked, so a
-                // session written after a logout everywhere is issued after
-                // its mark, never before.
                 let last_login = update_last_login.then(|| Utc::now().naive_utc());
                 // First, so the user's row is locked before the session is
                 // written (see `users::record_login`).
                 if !users::record_login(conn, &basis, last_login, upgraded_hash.as_deref())? {
                     return Ok::<_, ApiError>(None);
                 }
+                // The clock is read once the user's row is locked, so a
+                // session written after a logout everywhere is issued after
+                // its mark, never before.
                 let now = Utc::now();
                 let family_id = uuid::Uuid::new_v4().simple().to_string();
                 let stamp = tokens.stamp(TokenType::Refresh, now);
