@@ -355,6 +355,17 @@ impl TestDatabase {
                 postgres: None,
             },
             Some(base) => {
+                // Test databases are local: no TLS unless the URL asks for it.
+                // libpq's OpenSSL state is torn down at process exit while
+                // the pools of finished tests still hold TLS connections,
+                // which crashed the test process (SIGSEGV in libcrypto) after
+                // every test had passed.
+                let base = if base.contains("sslmode=") {
+                    base
+                } else {
+                    let separator = if base.contains('?') { '&' } else { '?' };
+                    format!("{base}{separator}sslmode=disable")
+                };
                 let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin =
                     diesel::PgConnection::establish(&base).expect("TEST_DATABASE_URL reachable");
