@@ -10,13 +10,12 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use std::sync::Arc;
 
-use crate::db::users;
-use crate::directory::DirectoryUser;
 use crate::error::ApiError;
+use crate::sessions::{DirectoryUser, UserStanding};
 use crate::state::AppState;
 use crate::tokens::{TokenError, TokenType, UserClaim, ValidatedToken};
 
-/// The user a valid access token names, checked against the user directory.
+/// The user a live access token names (`crate::sessions::Sessions::standing`).
 #[derive(Debug)]
 pub struct Authenticated {
     pub user: Arc<DirectoryUser>,
@@ -60,51 +59,27 @@ impl FromRequest for Authenticated {
                 .tokens
                 .decode_as(raw, TokenType::Access)
                 .map_err(ApiError::BearerTokenInvalid)?;
-            let user_id = match state.tokens.user_claim(&token) {
-                UserClaim::Missing => return Err(ApiError::NoUserIdentification),
-                UserClaim::Unrecognized => return Err(ApiError::UserNotFound),
-                UserClaim::Id(id) => id,
+            let standing = state.sessions.standing(&token).await?;
+            let user = match standing.user {
+                UserStanding::Unnamed(UserClaim::Missing) => {
+                    return Err(ApiError::NoUserIdentification);
+                }
+                UserStanding::Unnamed(_) | UserStanding::Missing => {
+                    return Err(ApiError::UserNotFound);
+                }
+                UserStanding::Found(user) => user,
             };
-            let user = find_user(&state, user_id)
-                .await?
-                .ok_or(ApiError::UserNotFound)?;
-            if state.settings.jwt.check_user_is_active && !user.is_active {
+            if state.sessions.policy().require_active_user && !user.is_active {
                 return Err(ApiError::UserInactive);
             }
-            // After the user checks: a deactivated user (whose sessions were
-            // revoked with the deactivation) hears "User is inactive".
-            if state
-                .tokens
-                .session(&token)
-                .is_some_and(|sid| state.revoked.is_revoked(sid))
-                || user.voids(&token)
-            {
+            // After the user checks: a deactivated user (whose sessions
+            // ended with the deactivation) hears "User is inactive".
+            if standing.ended {
                 return Err(ApiError::BearerTokenInvalid(TokenError::Blacklisted));
             }
             Ok(Self { user, token })
         })
     }
-}
-
-/// The user with `user_id`, from the directory or, on a miss, the database
-/// (then remembered).
-pub async fn find_user(
-    state: &AppState,
-    user_id: i64,
-) -> Result<Option<Arc<DirectoryUser>>, ApiError> {
-    if let Some(user) = state.directory.get(user_id) {
-        return Ok(Some(user));
-    }
-    let seen = state.directory.epoch();
-    let user = state
-        .db
-        .run(move |conn| users::find_by_id(conn, user_id).map_err(ApiError::from))
-        .await?
-        .map(|user| Arc::new(DirectoryUser::from(user)));
-    if let Some(user) = &user {
-        state.directory.insert(user.clone(), seen);
-    }
-    Ok(user)
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ pub fn flush_expired(settings: &Settings) -> anyhow::Result<()> {
     let flushed = db::flush_expired(&mut conn, Utc::now().naive_utc(), settings.jwt.leeway())?;
     println!(
         "deleted {} expired refresh token(s), {} expired session(s) and {} old change event(s)",
-        flushed.refresh_tokens, flushed.families, flushed.events
+        flushed.refresh_tokens, flushed.sessions, flushed.events
     );
     Ok(())
 }
@@ -195,7 +195,7 @@ pub fn generate_key(
             .join("keys")
             .join(format!("{}.pem", key.kid))
     });
-    keys::write_private_file(&path, key.pem.as_bytes())?;
+    keys::generation::write_private_file(&path, key.pem.as_bytes())?;
     let path = std::fs::canonicalize(&path)?;
     let entry = serde_json::json!({"kid": key.kid, "algorithm": algorithm, "file": path});
     println!(

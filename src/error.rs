@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::db::DbError;
 use crate::db::refresh_tokens::Refusal;
+use crate::sessions::SessionError;
 use crate::throttle::Wait;
 use crate::tokens::TokenError;
 
@@ -86,7 +87,22 @@ impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Unavailable(e) => Self::Unavailable(e),
+            DbError::Query(e) => Self::from(e),
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Token(error) => Self::Token(error),
+            SessionError::Refused(refusal) => Self::from(refusal),
+            SessionError::Throttled(wait) => Self::Throttled(wait),
+            SessionError::BadCredentials => Self::BadCredentials,
+            SessionError::HashingBusy => Self::HashingBusy,
+            SessionError::UnknownSession => Self::NotFound,
+            SessionError::Storage(error) => Self::from(error),
         }
     }
 }

@@ -1,20 +1,15 @@
-//! Token introspection (RFC 7662): is this token active right now, and what
-//! does it say? For services that want revocation-aware answers without a JWT
-//! library. Only the clients listed in `introspection.clients` may ask, with
-//! HTTP Basic.
+//! Who may ask for token introspection (RFC 7662): the clients listed in
+//! `introspection.clients`, with HTTP Basic. The answer itself is built by
+//! `crate::routes` from the token's standing.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Value};
 
-use crate::auth::find_user;
-use crate::db::refresh_tokens::{self, Status};
 use crate::error::ApiError;
 use crate::settings::ClientSettings;
 use crate::state::AppState;
-use crate::tokens::{TokenType, UserClaim};
 
 /// A caller that passed [`authenticate_client`]. As an extractor it runs
 /// before the body is read, so an unauthenticated caller learns nothing from
@@ -74,55 +69,6 @@ pub fn authenticate_client(
     } else {
         Err(ApiError::ClientBadCredentials)
     }
-}
-
-/// The token's claims when it is active: validly signed, unexpired, its
-/// session not revoked, a refresh token still usable in the store, and its
-/// user present and (when `check_user_is_active`) active. `None` otherwise;
-/// RFC 7662 gives an inactive token no reason.
-pub async fn introspect(
-    state: &AppState,
-    raw: &str,
-) -> Result<Option<Map<String, Value>>, ApiError> {
-    let Ok(token) = state.tokens.decode(raw) else {
-        return Ok(None);
-    };
-    if state
-        .tokens
-        .session(&token)
-        .is_some_and(|sid| state.revoked.is_revoked(sid))
-    {
-        return Ok(None);
-    }
-    if token.token_type.as_deref() == Some(TokenType::Refresh.as_str()) {
-        let jti = token.jti.clone();
-        let status = state
-            .db
-            .run(move |conn| refresh_tokens::status(conn, &jti).map_err(ApiError::from))
-            .await?;
-        let usable = match status {
-            Some(Status::Usable) => true,
-            Some(Status::Blacklisted) => false,
-            None => state.settings.jwt.adopt_unknown_refresh_tokens,
-        };
-        if !usable {
-            return Ok(None);
-        }
-    }
-    let UserClaim::Id(user_id) = state.tokens.user_claim(&token) else {
-        return Ok(None);
-    };
-    let Some(user) = find_user(state, user_id).await? else {
-        return Ok(None);
-    };
-    if (state.settings.jwt.check_user_is_active && !user.is_active) || user.voids(&token) {
-        return Ok(None);
-    }
-    let mut claims = token.claims.clone();
-    claims
-        .entry("username")
-        .or_insert_with(|| Value::from(user.username.as_str()));
-    Ok(Some(claims))
 }
 
 #[cfg(test)]

@@ -2,26 +2,25 @@
 //! framework Simple JWT's wire contract, on PostgreSQL or embedded SQLite.
 //!
 //! Layout: [`startup`] builds the app from [`settings`]; [`routes`] are thin
-//! HTTP handlers over [`tokens`] (claims, signing, validation), [`passwords`]
-//! (Django-compatible hashes) and [`db`] (users and the refresh-token
-//! allow-list); [`error`] turns every failure into its HTTP answer.
+//! HTTP handlers (with the [`auth`] and [`introspection`] extractors) over
+//! [`sessions`], the session service (login, refresh, logout, whether a
+//! token is live), which uses [`tokens`] (claims, signing, validation),
+//! [`passwords`] (Django-compatible hashes), [`throttle`] (limits, client
+//! addresses) and [`db`] (storage); [`error`] turns every failure into its
+//! HTTP answer. Data flows one way: route -> service -> db.
 
 pub mod auth;
-pub mod client_ip;
 pub mod commands;
-pub mod connections;
 pub mod db;
-pub mod directory;
 pub mod error;
 pub mod introspection;
 pub mod passwords;
 pub mod private_files;
-pub mod revocation;
 pub mod routes;
+pub mod sessions;
 pub mod settings;
 pub mod startup;
 pub mod state;
-pub mod sync;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;

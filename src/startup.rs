@@ -11,19 +11,16 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, middleware, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::client_ip::TrustedProxies;
-use crate::connections::{ConnectionCounter, OverConnectionCap};
 use crate::db::{self, Database};
-use crate::directory::UserDirectory;
 use crate::error::ApiError;
 use crate::passwords::{HashingPool, PasswordHasher};
-use crate::revocation::RevokedSessions;
 use crate::routes::{self, input::BodyLimits};
+use crate::sessions::{SessionParts, SessionPolicy, Sessions};
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::sync;
 use crate::telemetry::RequestSpan;
 use crate::throttle::Throttle;
+use crate::throttle::connections::{ConnectionCounter, OverConnectionCap};
 use crate::tokens::{KeySet, TokenService};
 
 pub struct Application {
@@ -35,21 +32,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let state = build_state(settings)?;
-        let feed_position = sync::warm_start(&mut *state.db.pool().get()?, &state.revoked)?;
-        sync::spawn(
-            state.db.pool().clone(),
-            state.directory.clone(),
-            state.revoked.clone(),
-            feed_position,
-            state.settings.cache.sync_interval(),
-        );
-        if state.settings.sessions.cleanup_interval_seconds > 0 {
-            spawn_cleanup(
-                state.db.clone(),
-                Duration::from_secs(state.settings.sessions.cleanup_interval_seconds),
-                state.settings.jwt.leeway(),
-            );
-        }
+        state.sessions.start()?;
         spawn_throttle_pruning(
             state.throttle.clone(),
             Duration::from_secs(state.settings.throttle.prune_interval_seconds),
@@ -78,58 +61,49 @@ impl Application {
     }
 }
 
-/// Opens the database (migrating it if configured) and loads the keys.
+/// Opens the database (migrating it if configured), loads the keys and
+/// builds the services.
 pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
-    let database_url = settings.database_url();
-    let pool = db::build_pool(
-        &database_url,
+    let db = Database::connect(
+        &settings.database_url(),
         settings.database.pool_size,
         Duration::from_secs(settings.database.connect_timeout_seconds),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     if settings.database.migrate_on_start {
-        let applied = db::run_migrations(&mut *pool.get()?)?;
+        let applied = db::run_migrations(&mut *db.pool().get()?)?;
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
     }
-    let keys = KeySet::load(&settings)?;
-    let batch_rotations = db::Backend::from_url(&database_url)? == db::Backend::Postgres
-        && settings.jwt.rotate_refresh_tokens
-        && settings.jwt.blacklist_after_rotation;
-    let rotations = batch_rotations.then(|| {
-        db::rotations::RotationBatcher::start(pool.clone(), settings.database.rotation_writers)
+    let keys = KeySet::load(&settings.jwt.key_config(&settings.data_dir))?;
+    let tokens = Arc::new(TokenService::new(settings.jwt.token_rules(), keys));
+    let throttle = Arc::new(Throttle::new(&settings.throttle.limits()));
+    let hasher = PasswordHasher::new(settings.passwords.iterations);
+    let sessions = Sessions::new(SessionParts {
+        db: db.clone(),
+        tokens: tokens.clone(),
+        throttle: throttle.clone(),
+        hasher: hasher.clone(),
+        hashing: Arc::new(HashingPool::start(
+            settings.throttle.hash_slots(),
+            Duration::from_millis(settings.throttle.hash_wait_ms),
+        )?),
+        policy: SessionPolicy::from_settings(&settings),
+        rotation_writers: settings.database.rotation_writers,
     });
-    let proxies = TrustedProxies::parse(
-        &settings.throttle.trusted_proxies,
-        &settings.throttle.forwarding_header,
-    )
-    .map_err(|e| anyhow::anyhow!("throttle.trusted_proxies: {e}"))?;
-    let hash_slots = match settings.throttle.max_concurrent_hashes {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        slots => slots,
-    };
-    let proxies = Arc::new(proxies);
+    let proxies = Arc::new(settings.throttle.proxies());
     Ok(AppState {
-        rotations,
         connections: ConnectionCounter::new(
             settings.server.max_connections_per_address,
             proxies.clone(),
         ),
         proxies,
-        throttle: Arc::new(Throttle::new(&settings.throttle)),
-        hashing: Arc::new(HashingPool::start(
-            hash_slots,
-            Duration::from_millis(settings.throttle.hash_wait_ms),
-        )?),
-        tokens: Arc::new(TokenService::new(&settings.jwt, keys)),
-        hasher: PasswordHasher::new(settings.passwords.iterations),
-        db: Database::new(pool),
-        directory: Arc::new(UserDirectory::new(settings.cache.users_capacity)),
-        revoked: Arc::new(RevokedSessions::new(
-            settings.jwt.access_token_lifetime_seconds,
-            settings.jwt.leeway_seconds,
-        )),
+        throttle,
+        sessions: Arc::new(sessions),
+        tokens,
+        db,
+        hasher,
         settings: Arc::new(settings),
     })
 }
@@ -144,27 +118,6 @@ fn spawn_throttle_pruning(throttle: Arc<Throttle>, interval: Duration) {
             ticker.tick().await;
             throttle.prune();
             tracing::debug!(sizes = ?throttle.sizes(), "rate-limit state pruned");
-        }
-    });
-}
-
-/// Deletes expired tokens, sessions and old events every `interval`, on the
-/// blocking pool, in batches.
-fn spawn_cleanup(db: Database, interval: Duration, leeway: chrono::Duration) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match db
-                .run(move |conn| db::flush_expired(conn, chrono::Utc::now().naive_utc(), leeway))
-                .await
-            {
-                Ok(flushed) => tracing::info!(?flushed, "expired rows deleted"),
-                Err(error) => {
-                    tracing::warn!(%error, "cleanup failed; retrying at the next interval")
-                }
-            }
         }
     });
 }
@@ -197,7 +150,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
 }
 
 /// Answers every request on a connection opened over its address's cap
-/// with 429, and closes it (see `crate::connections`).
+/// with 429, and closes it (see `crate::throttle::connections`).
 async fn refuse_over_connection_cap(
     request: ServiceRequest,
     next: middleware::Next<impl MessageBody>,

@@ -3,31 +3,27 @@
 
 use std::sync::Arc;
 
-use crate::client_ip::TrustedProxies;
-use crate::connections::ConnectionCounter;
 use crate::db::Database;
-use crate::db::rotations::RotationBatcher;
-use crate::directory::UserDirectory;
-use crate::passwords::{HashingPool, PasswordHasher};
-use crate::revocation::RevokedSessions;
+use crate::passwords::PasswordHasher;
+use crate::sessions::Sessions;
 use crate::settings::Settings;
 use crate::throttle::Throttle;
+use crate::throttle::client_ip::TrustedProxies;
+use crate::throttle::connections::ConnectionCounter;
 use crate::tokens::TokenService;
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub db: Database,
+    /// Logins, refreshes, logouts and whether a token is live.
+    pub sessions: Arc<Sessions>,
+    /// Signing and checking tokens; the key set (JWKS, discovery).
     pub tokens: Arc<TokenService>,
-    pub hasher: PasswordHasher,
-    pub directory: Arc<UserDirectory>,
-    pub revoked: Arc<RevokedSessions>,
-    /// Group commit for default rotations, on PostgreSQL.
-    pub rotations: Option<Arc<RotationBatcher>>,
     pub proxies: Arc<TrustedProxies>,
     pub throttle: Arc<Throttle>,
-    /// Where login password hashes run, at most `throttle.max_concurrent_hashes` at once.
-    pub hashing: Arc<HashingPool>,
     /// Open connections per client address.
     pub connections: Arc<ConnectionCounter>,
+    /// The database, for the CLI and tests; requests reach it through `sessions`.
+    pub db: Database,
+    pub hasher: PasswordHasher,
 }

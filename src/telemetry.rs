@@ -24,7 +24,7 @@ pub fn init(settings: &LogSettings) {
 
 /// The root span of every request: tracing-actix-web's fields, except that
 /// `http.client_ip` is the address resolved through the trusted proxies
-/// (`crate::client_ip`), not the left-most forwarding entry, which any
+/// (`crate::throttle::client_ip`), not the left-most forwarding entry, which any
 /// client can write.
 pub struct RequestSpan;
 

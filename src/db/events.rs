@@ -1,6 +1,6 @@
 //! The change feed (`auth_events`): storage code that changes something an
 //! instance may cache publishes an event in the same transaction, and every
-//! instance reads the feed in order (see `crate::directory`).
+//! instance reads the feed in order (`crate::sessions::sync`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -13,20 +13,18 @@ use super::schema::auth_events;
 pub enum Event {
     /// A user's name, password, active flag or existence changed.
     UserChanged(i64),
-    /// A token family (session) was revoked: its access tokens must go.
-    FamilyRevoked(String),
+    /// A session ended: its access tokens must go.
+    SessionEnded(String),
 }
 
 /// Records `event`; call inside the transaction that makes the change.
 pub fn publish(conn: &mut DbConnection, event: Event, now: NaiveDateTime) -> QueryResult<()> {
-    if let DbConnection::Postgres(pg) = conn {
-        // Held until commit: ids then become visible in the order they were
-        // allocated, so a reader's "id > last seen" never skips one.
-        diesel::sql_query("LOCK TABLE auth_events IN EXCLUSIVE MODE").execute(pg)?;
-    }
+    // Ids then become visible in the order they were allocated, so a
+    // reader's "id > last seen" never skips one.
+    super::backend::order_feed_writes(conn)?;
     let (user_id, family_id) = match event {
         Event::UserChanged(user_id) => (Some(user_id), None),
-        Event::FamilyRevoked(family_id) => (None, Some(family_id)),
+        Event::SessionEnded(session_id) => (None, Some(session_id)),
     };
     diesel::insert_into(auth_events::table)
         .values((
@@ -60,9 +58,9 @@ pub fn since(conn: &mut DbConnection, after: i64, limit: i64) -> QueryResult<Vec
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, user, family)| match (user, family) {
+        .filter_map(|(id, user, session)| match (user, session) {
             (Some(user), _) => Some((id, Event::UserChanged(user))),
-            (None, Some(family)) => Some((id, Event::FamilyRevoked(family))),
+            (None, Some(session)) => Some((id, Event::SessionEnded(session))),
             (None, None) => None,
         })
         .collect())

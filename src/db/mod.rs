@@ -1,31 +1,32 @@
 //! Storage: one diesel connection type over PostgreSQL and SQLite, the pool,
-//! migrations, and the async bridge that runs every query on the blocking pool.
-//! The table-specific queries live in [`users`] and [`refresh_tokens`].
+//! migrations, write transactions, and the async bridge that runs every
+//! query on the blocking pool. One file per table ([`users`], [`sessions`],
+//! [`refresh_tokens`], [`events`]); where the backends differ, [`backend`];
+//! PostgreSQL's batched rotation, [`rotation_batch`]. No HTTP types here.
 
+pub mod backend;
 pub mod events;
-pub mod families;
 pub mod refresh_tokens;
-pub mod rotations;
+pub mod rotation_batch;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 use std::path::Path;
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::TransactionManager;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, CustomizeConnection, ManageConnection, R2D2Connection};
+use diesel::r2d2;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use backend::sqlite_target;
+pub use backend::{Backend, ConnectionManager, DATABASE_LOCKED, UnsupportedScheme};
+
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-
-/// WAL lets readers proceed during a write; the busy timeout makes writers queue
-/// for the lock instead of failing; foreign keys are off by default in SQLite.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 /// A connection to whichever backend the database URL names.
 #[derive(diesel::MultiConnection)]
@@ -36,99 +37,6 @@ pub enum DbConnection {
 
 pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
-
-/// The backend a database URL selects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "unsupported database URL scheme {0:?}: use postgres://, postgresql:// or sqlite:// (or a plain SQLite file path)"
-)]
-pub struct UnsupportedScheme(String);
-
-impl Backend {
-    /// Picks the backend from the URL's scheme; a URL without a scheme is a SQLite path.
-    pub fn from_url(url: &str) -> Result<Self, UnsupportedScheme> {
-        match url.split_once("://").map(|(scheme, _)| scheme) {
-            Some("postgres" | "postgresql") => Ok(Self::Postgres),
-            Some("sqlite") => Ok(Self::Sqlite),
-            Some(other) => Err(UnsupportedScheme(other.to_owned())),
-            None if url.starts_with("sqlite:")
-                || !url.contains(':')
-                || url.starts_with("file:") =>
-            {
-                Ok(Self::Sqlite)
-            }
-            None => Err(UnsupportedScheme(
-                url.split(':').next().unwrap_or_default().to_owned(),
-            )),
-        }
-    }
-}
-
-/// The path or URI SQLite itself understands for a `sqlite:` URL.
-fn sqlite_target(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
-}
-
-/// Opens connections for the backend chosen once from the URL, so a bad URL is
-/// an error rather than a guess across backends.
-#[derive(Debug)]
-pub struct ConnectionManager {
-    url: String,
-    backend: Backend,
-}
-
-impl ConnectionManager {
-    pub fn new(url: &str) -> Result<Self, UnsupportedScheme> {
-        Ok(Self {
-            url: url.to_owned(),
-            backend: Backend::from_url(url)?,
-        })
-    }
-}
-
-impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
-            Backend::Sqlite => {
-                SqliteConnection::establish(sqlite_target(&self.url)).map(DbConnection::Sqlite)
-            }
-        }
-        .map_err(r2d2::Error::ConnectionError)
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
-    }
-}
-
-#[derive(Debug)]
-struct ConnectionSetup;
-
-impl CustomizeConnection<DbConnection, r2d2::Error> for ConnectionSetup {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        if let DbConnection::Sqlite(conn) = conn {
-            conn.batch_execute(SQLITE_PRAGMAS)
-                .map_err(r2d2::Error::QueryError)?;
-        }
-        Ok(())
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -169,7 +77,7 @@ const FLUSH_BATCH: i64 = 1000;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Flushed {
     pub refresh_tokens: usize,
-    pub families: usize,
+    pub sessions: usize,
     pub events: usize,
 }
 
@@ -191,10 +99,16 @@ pub fn flush_expired(
         .unwrap_or(chrono::NaiveDateTime::MIN);
     Ok(Flushed {
         refresh_tokens: refresh_tokens::delete_expired(conn, tokens_expired_by, FLUSH_BATCH)?,
-        families: families::delete_expired(conn, now, tokens_expired_by, FLUSH_BATCH)?,
+        sessions: sessions::delete_expired(conn, now, tokens_expired_by, FLUSH_BATCH)?,
         // Instances read the feed within a fraction of a second; a day is ample.
         events: events::delete_older_than(conn, now - chrono::Duration::days(1))?,
     })
+}
+
+/// A round trip to the database.
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn).map(drop)
 }
 
 /// Builds the pool. For SQLite, creates the file's directory first so the
@@ -222,7 +136,7 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Poo
         // broken connections are caught by `has_broken` instead.
         .test_on_check_out(false)
         .connection_timeout(timeout)
-        .connection_customizer(Box::new(ConnectionSetup))
+        .connection_customizer(Box::new(backend::ConnectionSetup))
         .build(manager)?;
     Ok(pool)
 }
@@ -237,61 +151,9 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     Ok(applied.len())
 }
 
-/// SQLite takes one writer at a time. Writers of this process queue here
-/// instead of in SQLite's busy handler, whose back-off sleeps up to 100 ms a
-/// time and left refreshes on SQLite with a p99 of 600 ms under eight
-/// concurrent writers. A writer waits here at most as long as it would in
-/// SQLite ([`SQLITE_BUSY_TIMEOUT`]), then fails as SQLite would; another
-/// process (the CLI) still waits on the busy timeout. One queue for the
-/// process: several SQLite databases in one process (tests) only order their
-/// short writes.
-static SQLITE_WRITERS: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
-
-/// How long a SQLite writer waits for its turn, here and in SQLite.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-thread_local! {
-    /// Whether this thread holds [`SQLITE_WRITERS`]: a write transaction
-    /// started inside another one fails at once instead of waiting on itself.
-    static HOLDS_SQLITE_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Holds the SQLite writers' queue; clears the thread's flag when dropped.
-struct SqliteWriterTurn(#[allow(dead_code)] parking_lot::MutexGuard<'static, ()>);
-
-impl SqliteWriterTurn {
-    fn take() -> QueryResult<Self> {
-        if HOLDS_SQLITE_WRITER.with(std::cell::Cell::get) {
-            return Err(diesel::result::Error::AlreadyInTransaction);
-        }
-        let guard = SQLITE_WRITERS
-            .try_lock_for(SQLITE_BUSY_TIMEOUT)
-            .ok_or_else(|| {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::Unknown,
-                    Box::new(DATABASE_LOCKED.to_owned()),
-                )
-            })?;
-        HOLDS_SQLITE_WRITER.with(|holds| holds.set(true));
-        Ok(Self(guard))
-    }
-}
-
-impl Drop for SqliteWriterTurn {
-    fn drop(&mut self) {
-        HOLDS_SQLITE_WRITER.with(|holds| holds.set(false));
-    }
-}
-
-/// SQLite's message when the write lock stayed taken for the busy timeout.
-pub const DATABASE_LOCKED: &str = "database is locked";
-
 /// Runs `work` in one transaction that holds the write lock from its first
-/// statement. On SQLite that is `BEGIN IMMEDIATE`, taken after this
-/// process's other writers (see [`SQLITE_WRITERS`]), so two writers queue
-/// instead of one failing when it upgrades a read lock; PostgreSQL takes row
-/// locks as the statements run. `work` must not start another write
-/// transaction.
+/// statement (see [`backend::begin_write`]). `work` must not start another
+/// write transaction.
 pub fn write_transaction<T, E>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -299,17 +161,7 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    let _writer = match conn {
-        DbConnection::Sqlite(inner) => {
-            let turn = SqliteWriterTurn::take()?;
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            Some(turn)
-        }
-        DbConnection::Postgres(inner) => {
-            AnsiTransactionManager::begin_transaction(inner)?;
-            None
-        }
-    };
+    let _writer = backend::begin_write(conn)?;
     match work(conn) {
         Ok(value) => {
             if let Err(commit_error) = commit(conn) {
@@ -342,15 +194,25 @@ fn rollback(conn: &mut DbConnection) -> QueryResult<()> {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
+    backend: Backend,
 }
 
 impl Database {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    /// Opens the pool for `url` (see [`build_pool`]).
+    pub fn connect(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::from_url(url)?,
+            pool: build_pool(url, size, timeout)?,
+        })
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The backend the pool connects to.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
@@ -369,58 +231,5 @@ impl Database {
         })
         .await
         .map_err(|e| E::from(DbError::Task(e.to_string())))?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backend_follows_the_scheme() {
-        assert_eq!(
-            Backend::from_url("postgres://h/db").ok(),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::from_url("postgresql://h/db").ok(),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::from_url("sqlite://data/x.db").ok(),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(
-            Backend::from_url("data/x.sqlite3").ok(),
-            Some(Backend::Sqlite)
-        );
-        assert!(Backend::from_url("mysql://h/db").is_err());
-        assert!(Backend::from_url("redis://h").is_err());
-        assert!(Backend::from_url("http:whatever").is_err());
-    }
-
-    #[test]
-    fn a_write_transaction_inside_another_fails_at_once_instead_of_waiting_on_itself() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("nested.sqlite3").display());
-        let pool = build_pool(&url, 2, Duration::from_secs(5)).expect("pool");
-        let (mut outer, mut inner) = (pool.get().expect("one"), pool.get().expect("two"));
-        let nested: QueryResult<QueryResult<()>> = write_transaction(&mut outer, |_| {
-            Ok(write_transaction(&mut inner, |_| Ok(())))
-        });
-        assert!(matches!(
-            nested,
-            Ok(Err(diesel::result::Error::AlreadyInTransaction))
-        ));
-        // The queue is free again afterwards.
-        let again: QueryResult<()> = write_transaction(&mut inner, |_| Ok(()));
-        assert!(again.is_ok());
-    }
-
-    #[test]
-    fn sqlite_target_strips_the_scheme() {
-        assert_eq!(sqlite_target("sqlite://data/x.db"), "data/x.db");
-        assert_eq!(sqlite_target("sqlite:///tmp/x.db"), "/tmp/x.db");
-        assert_eq!(sqlite_target("data/x.db"), "data/x.db");
     }
 }

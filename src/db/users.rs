@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::events::{self, Event};
-use super::families::{self, Reason};
 use super::schema::users;
+use super::sessions::{self, Reason};
 use super::{DbConnection, write_transaction};
 
 #[derive(Clone, Queryable, Selectable)]
@@ -197,7 +197,7 @@ fn void_tokens(
     reason: Reason,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<String>> {
-    let revoked = families::revoke_all_for_user(conn, id, reason, now)?;
+    let revoked = sessions::end_all_for_user(conn, id, reason, now)?;
     diesel::update(users::table.find(id))
         .set(users::tokens_valid_after.eq(now))
         .execute(conn)?;

@@ -6,8 +6,6 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::auth::Authenticated;
-use crate::db::families::Reason;
-use crate::db::users;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -16,18 +14,6 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = auth.user.id;
-    let (revoked, now) = state
-        .db
-        .run(move |conn| {
-            users::end_all_sessions(conn, user_id, Reason::LogoutAll).map_err(ApiError::from)
-        })
-        .await?;
-    // Enforced here at once; on other instances within the sync interval.
-    for family in revoked {
-        state.revoked.insert(family, now);
-    }
-    // The user's new mark voids the tokens that belong to no session.
-    state.directory.invalidate([user_id]);
+    state.sessions.logout_all(auth.user.id).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }

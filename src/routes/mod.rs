@@ -1,5 +1,6 @@
-//! HTTP routes, one file per endpoint. Routes parse, call the domain and shape
-//! the response; errors become responses in `crate::error`.
+//! HTTP routes, one file per endpoint. Routes parse, call a service
+//! (`crate::sessions`, `crate::tokens`) and shape the response; errors become
+//! responses in `crate::error`. No route reaches storage.
 
 mod health;
 pub mod input;
@@ -182,30 +183,6 @@ fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
         .peer_addr()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
     state.proxies.client_ip(peer, request.headers())
-}
-
-/// In migration mode (`jwt.adopt_unknown_refresh_tokens`), what the store
-/// needs to adopt `token` should it be one latchkey never issued: a refresh
-/// token of the Simple JWT deployment being replaced.
-fn adoption(
-    state: &AppState,
-    token: &crate::tokens::ValidatedToken,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<crate::db::refresh_tokens::Adoption> {
-    let crate::tokens::UserClaim::Id(user_id) = state.tokens.user_claim(token) else {
-        return None;
-    };
-    state
-        .settings
-        .jwt
-        .adopt_unknown_refresh_tokens
-        .then(|| crate::db::refresh_tokens::Adoption {
-            user_id,
-            issued_at: token.issued_at,
-            expires_at: token.expires_at,
-            family_expires_at: now.naive_utc()
-                + chrono::Duration::seconds(state.settings.sessions.absolute_lifetime_seconds),
-        })
 }
 
 /// Answers every unknown path with DRF's JSON 404.

@@ -2,12 +2,9 @@
 //! `DELETE /api/sessions/{id}/`: ends one of them.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde_json::json;
 
 use crate::auth::Authenticated;
-use crate::db::families::{self, Reason};
-use crate::db::write_transaction;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -18,29 +15,25 @@ pub async fn list(
     state: web::Data<AppState>,
     auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = auth.user.id;
-    let now = Utc::now().naive_utc();
-    let live = state
-        .db
-        .run(move |conn| families::live_for_user(conn, user_id, now).map_err(ApiError::from))
+    let sessions = state
+        .sessions
+        .list(auth.user.id, auth.token.session())
         .await?;
-    let current = state.tokens.session(&auth.token);
-    let sessions: Vec<_> = live
+    let body: Vec<_> = sessions
         .into_iter()
-        .filter(|family| !state.revoked.is_revoked(&family.id))
-        .map(|family| {
+        .map(|session| {
             json!({
-                "id": family.id,
-                "created_at": family.created_at.and_utc().to_rfc3339(),
-                "last_used_at": family.last_used_at.and_utc().to_rfc3339(),
-                "expires_at": family.expires_at.and_utc().to_rfc3339(),
-                "client_ip": family.client_ip,
-                "user_agent": family.user_agent,
-                "current": current == Some(family.id.as_str()),
+                "id": session.id,
+                "created_at": session.created_at.and_utc().to_rfc3339(),
+                "last_used_at": session.last_used_at.and_utc().to_rfc3339(),
+                "expires_at": session.expires_at.and_utc().to_rfc3339(),
+                "client_ip": session.client_ip,
+                "user_agent": session.user_agent,
+                "current": session.current,
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(sessions))
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn delete(
@@ -54,27 +47,6 @@ pub async fn delete(
     if id.len() > MAX_SESSION_ID || id.contains('\0') {
         return Err(ApiError::NotFound);
     }
-    let user_id = auth.user.id;
-    let now = Utc::now().naive_utc();
-    let family = id.clone();
-    let revoked = state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                // Another user's session is as unknown as one that never was.
-                match families::find(conn, &family)? {
-                    Some(found) if found.user_id == user_id && found.expires_at > now => {
-                        families::revoke(conn, &family, Reason::SessionDeleted, now)
-                            .map_err(ApiError::from)
-                    }
-                    _ => Ok(false),
-                }
-            })
-        })
-        .await?;
-    if !revoked {
-        return Err(ApiError::NotFound);
-    }
-    state.revoked.insert(id, now);
+    state.sessions.end(auth.user.id, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

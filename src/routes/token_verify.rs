@@ -1,16 +1,16 @@
 //! `POST /api/token/verify/`: is this token (of any type) valid? Access tokens
-//! are checked without touching the database (their session against the
-//! in-memory revoked set); refresh tokens are also looked up in the allow-list.
+//! are checked without touching the database once their user is cached;
+//! refresh tokens are also looked up in the allow-list
+//! (`crate::sessions::Sessions::standing`).
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::auth::find_user;
-use crate::db::refresh_tokens::{self, Status};
 use crate::error::ApiError;
 use crate::routes::input::RequestFields;
+use crate::sessions::{StoredStanding, UserStanding};
 use crate::state::AppState;
-use crate::tokens::{TokenError, TokenType, UserClaim, ValidatedToken};
+use crate::tokens::{TokenError, TokenType, ValidatedToken};
 
 #[tracing::instrument(name = "verify", skip_all)]
 pub async fn verify(
@@ -19,36 +19,21 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let [raw] = fields.strings(["token"])?;
     let token = state.tokens.decode(&raw)?;
-    if state
-        .tokens
-        .session(&token)
-        .is_some_and(|sid| state.revoked.is_revoked(sid))
-    {
+    let standing = state.sessions.standing(&token).await?;
+    // Its session ended, or a password change, deactivation, logout
+    // everywhere or deletion since it was issued voided it.
+    if standing.ended {
         return Err(blacklisted(&token));
     }
-    // The user's mark: a password change, deactivation, logout everywhere or
-    // deletion since the token was issued voids it. From the user directory,
-    // like Bearer authentication: no query once the user is cached.
-    if let UserClaim::Id(user_id) = state.tokens.user_claim(&token) {
-        match find_user(&state, user_id).await? {
-            None => return Err(TokenError::Invalid.into()),
-            Some(user) if user.voids(&token) => return Err(blacklisted(&token)),
-            Some(_) => {}
-        }
+    if matches!(standing.user, UserStanding::Missing) {
+        return Err(TokenError::Invalid.into());
     }
-    if token.token_type.as_deref() == Some(TokenType::Refresh.as_str()) {
-        let jti = token.jti.clone();
-        let status = state
-            .db
-            .run(move |conn| refresh_tokens::status(conn, &jti).map_err(ApiError::from))
-            .await?;
-        match status {
-            Some(Status::Usable) => {}
-            Some(Status::Blacklisted) => return Err(ApiError::VerifyBlacklisted),
-            // A token we would adopt on first use verifies; any other stranger does not.
-            None if state.settings.jwt.adopt_unknown_refresh_tokens => {}
-            None => return Err(TokenError::Invalid.into()),
-        }
+    match standing.stored {
+        None | Some(StoredStanding::Usable) => {}
+        Some(StoredStanding::Retired) => return Err(ApiError::VerifyBlacklisted),
+        // A token we would adopt on first use verifies; any other stranger does not.
+        Some(StoredStanding::Adoptable) => {}
+        Some(StoredStanding::Unknown) => return Err(TokenError::Invalid.into()),
     }
     Ok(HttpResponse::Ok().json(json!({})))
 }
@@ -56,8 +41,9 @@ pub async fn verify(
 /// Simple JWT answers a blacklisted refresh token with a 400 here; an access
 /// token revoked with its session gets the token error.
 fn blacklisted(token: &ValidatedToken) -> ApiError {
-    match token.token_type.as_deref() {
-        Some(kind) if kind == TokenType::Refresh.as_str() => ApiError::VerifyBlacklisted,
-        _ => TokenError::Blacklisted.into(),
+    if token.is(TokenType::Refresh) {
+        ApiError::VerifyBlacklisted
+    } else {
+        TokenError::Blacklisted.into()
     }
 }

@@ -90,7 +90,7 @@ async fn users_are_managed_from_the_command_line() {
         .expect("carol");
     let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(2);
     app.with_db(move |conn| {
-        let family = latchkey::db::families::NewFamily {
+        let family = latchkey::db::sessions::NewSession {
             id: "old-family".to_owned(),
             user_id: owner.id,
             created_at: long_ago,
@@ -99,12 +99,12 @@ async fn users_are_managed_from_the_command_line() {
             client_ip: None,
             user_agent: None,
         };
-        latchkey::db::families::create(conn, &family).expect("family");
+        latchkey::db::sessions::create(conn, &family).expect("family");
         for n in 0..3 {
             let token = latchkey::db::refresh_tokens::NewRefreshToken {
                 jti: format!("expired-{n}"),
                 user_id: owner.id,
-                family_id: "old-family".to_owned(),
+                session_id: "old-family".to_owned(),
                 parent_jti: None,
                 issued_at: long_ago,
                 expires_at: long_ago + chrono::Duration::days(1),
@@ -280,7 +280,7 @@ async fn keys_generate_writes_a_private_key_the_service_then_signs_with() {
         s.jwt.signing_kid = kid_.clone();
         s.jwt.keys = vec![latchkey::settings::KeySettings {
             kid: kid_,
-            algorithm: "ES256".into(),
+            algorithm: jsonwebtoken::Algorithm::ES256,
             file,
             pem: String::new(),
             secret: String::new(),

@@ -296,7 +296,7 @@ impl TestKey {
     pub fn private(&self) -> KeySettings {
         KeySettings {
             kid: self.kid.clone(),
-            algorithm: self.algorithm.to_owned(),
+            algorithm: latchkey::tokens::parse_algorithm(self.algorithm).expect("known algorithm"),
             file: String::new(),
             pem: self.private_pem.clone(),
             secret: String::new(),

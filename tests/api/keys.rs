@@ -51,7 +51,7 @@ async fn jwks_lists_every_public_key_and_never_a_secret() {
                 rs_.private(),
                 latchkey::settings::KeySettings {
                     kid: "shared".into(),
-                    algorithm: "HS256".into(),
+                    algorithm: jsonwebtoken::Algorithm::HS256,
                     file: String::new(),
                     pem: String::new(),
                     secret: "0123456789abcdef0123456789abcdef".into(),
@@ -378,6 +378,7 @@ async fn keys_from_files_and_an_unreadable_file_stops_the_start() {
     entry.pem.clear();
     entry.file = dir.path().join("missing.pem").display().to_string();
     settings.jwt.keys = vec![entry];
-    let error = latchkey::tokens::KeySet::load(&settings).expect_err("refused");
+    let error = latchkey::tokens::KeySet::load(&settings.jwt.key_config(&settings.data_dir))
+        .expect_err("refused");
     assert!(format!("{error:#}").contains("missing.pem"), "{error:#}");
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use latchkey::db::{families, users};
+use latchkey::db::{sessions, users};
 use latchkey::passwords::{Password, PasswordHasher};
 use serde_json::json;
 
@@ -162,7 +162,7 @@ async fn login_racing(
 
 async fn live_sessions(app: &TestApp, user_id: i64) -> usize {
     app.with_db(move |conn| {
-        families::live_for_user(conn, user_id, chrono::Utc::now().naive_utc())
+        sessions::live_for_user(conn, user_id, chrono::Utc::now().naive_utc())
             .expect("query")
             .len()
     })
@@ -478,7 +478,7 @@ async fn simultaneous_guesses(
 #[tokio::test]
 async fn finding_2_simultaneous_wrong_logins_cannot_out_race_the_failure_limits() {
     let app = spawn_app_with(|s| {
-        s.throttle.trusted_proxies = vec!["127.0.0.1".into()];
+        s.throttle.trusted_proxies = vec!["127.0.0.1/32".parse().expect("network")];
         s.throttle.login_failures = latchkey::settings::RateSettings {
             per_minute: 20,
             burst: 5,
@@ -568,7 +568,10 @@ async fn finding_3_discovery_ignores_forwarding_headers_from_untrusted_peers() {
 
 #[tokio::test]
 async fn finding_3_discovery_believes_a_trusted_proxy_and_is_still_not_cached() {
-    let app = spawn_app_with(|s| s.throttle.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let app = spawn_app_with(|s| {
+        s.throttle.trusted_proxies = vec!["127.0.0.1/32".parse().expect("network")]
+    })
+    .await;
     let (cache_control, document) = discovery(
         &app,
         &[

@@ -88,7 +88,7 @@ async fn without_trusted_proxies_a_forged_forwarding_header_changes_nothing() {
 async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     let app = spawn_app_with(|s| {
         tight(s);
-        s.throttle.trusted_proxies = vec!["127.0.0.0/8".into()];
+        s.throttle.trusted_proxies = vec!["127.0.0.0/8".parse().expect("network")];
     })
     .await;
     app.create_user("alice", "right").await;
@@ -144,7 +144,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
 #[tokio::test]
 async fn an_account_under_a_spread_out_guess_slows_it_but_lets_its_owner_in() {
     let app = spawn_app_with(|s| {
-        s.throttle.trusted_proxies = vec!["127.0.0.1".into()];
+        s.throttle.trusted_proxies = vec!["127.0.0.1/32".parse().expect("network")];
         s.throttle.account_failures = latchkey::settings::RateSettings {
             per_minute: 3,
             burst: 3,

@@ -1,6 +1,6 @@
-//! Sessions (token families) revoked recently, in memory, so checking an
-//! access token's `sid` costs no database query. An entry is kept until every
-//! access token issued from its family has expired (the access lifetime plus
+//! Sessions ended recently, in memory, so checking an access token's `sid`
+//! costs no database query. An entry is kept until every access token issued
+//! in its session has expired (the access lifetime plus
 //! leeway and a margin), which bounds the set by the revocation rate, not by
 //! the number of sessions.
 
@@ -9,8 +9,8 @@ use std::sync::RwLock;
 
 use chrono::NaiveDateTime;
 
-/// Kept beyond the access lifetime for a token signed just as its family was
-/// revoked elsewhere.
+/// Kept beyond the access lifetime for a token signed just as its session
+/// ended elsewhere.
 const MARGIN_SECONDS: i64 = 60;
 
 pub struct RevokedSessions {

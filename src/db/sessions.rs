@@ -1,7 +1,8 @@
-//! Token families: one per login (a session). Revoking a family ends the
-//! session everywhere: its refresh tokens are refused by the store, and its
-//! access tokens (which carry its id as `sid`) by every instance's revoked set,
-//! told through the change feed.
+//! Sessions: one per login, the chain of refresh tokens rotated from it
+//! (the `token_families` table). Ending a session ends it everywhere: its
+//! refresh tokens are refused by the store, and its access tokens (which
+//! carry its id as `sid`) by every instance's revoked set, told through the
+//! change feed.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -12,7 +13,7 @@ use super::schema::token_families;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = token_families)]
-pub struct Family {
+pub struct Session {
     pub id: String,
     pub user_id: i64,
     pub created_at: NaiveDateTime,
@@ -25,7 +26,7 @@ pub struct Family {
 
 #[derive(Clone, Debug, Insertable)]
 #[diesel(table_name = token_families)]
-pub struct NewFamily {
+pub struct NewSession {
     pub id: String,
     pub user_id: i64,
     pub created_at: NaiveDateTime,
@@ -35,13 +36,13 @@ pub struct NewFamily {
     pub user_agent: Option<String>,
 }
 
-/// Why a family was revoked, kept for audits.
+/// Why a session ended, kept for audits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
     Logout,
     LogoutAll,
     SessionDeleted,
-    /// A rotated-out refresh token came back: the family may be stolen.
+    /// A rotated-out refresh token came back: the session may be stolen.
     ReuseDetected,
     PasswordChanged,
     UserDeactivated,
@@ -62,17 +63,17 @@ impl Reason {
     }
 }
 
-pub fn create(conn: &mut DbConnection, family: &NewFamily) -> QueryResult<()> {
+pub fn create(conn: &mut DbConnection, session: &NewSession) -> QueryResult<()> {
     diesel::insert_into(token_families::table)
-        .values(family)
+        .values(session)
         .execute(conn)
         .map(drop)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Family>> {
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Session>> {
     token_families::table
         .find(id)
-        .select(Family::as_select())
+        .select(Session::as_select())
         .first(conn)
         .optional()
 }
@@ -82,19 +83,19 @@ pub fn live_for_user(
     conn: &mut DbConnection,
     user_id: i64,
     now: NaiveDateTime,
-) -> QueryResult<Vec<Family>> {
+) -> QueryResult<Vec<Session>> {
     token_families::table
         .filter(token_families::user_id.eq(user_id))
         .filter(token_families::revoked_at.is_null())
         .filter(token_families::expires_at.gt(now))
         .order((token_families::created_at.desc(), token_families::id))
-        .select(Family::as_select())
+        .select(Session::as_select())
         .load(conn)
 }
 
-/// Revokes one family and publishes it; call inside the write transaction.
+/// Ends one session and publishes it; call inside the write transaction.
 /// Returns whether it was live.
-pub fn revoke(
+pub fn end(
     conn: &mut DbConnection,
     id: &str,
     reason: Reason,
@@ -111,17 +112,17 @@ pub fn revoke(
     ))
     .execute(conn)?;
     if revoked == 1 {
-        events::publish(conn, Event::FamilyRevoked(id.to_owned()), now)?;
+        events::publish(conn, Event::SessionEnded(id.to_owned()), now)?;
     }
     Ok(revoked == 1)
 }
 
-/// Revokes every live family of a user; returns their ids. One `UPDATE`
-/// takes every family's row lock before the change feed's table lock is
+/// Ends every live session of a user; returns their ids. One `UPDATE`
+/// takes every session's row lock before the change feed's table lock is
 /// taken to publish them: taking them one by one, interleaved with the feed's
-/// lock, deadlocks on PostgreSQL against a logout of one of those families
+/// lock, deadlocks on PostgreSQL against a logout of one of those sessions
 /// (which holds its row and waits for the feed).
-pub fn revoke_all_for_user(
+pub fn end_all_for_user(
     conn: &mut DbConnection,
     user_id: i64,
     reason: Reason,
@@ -143,16 +144,16 @@ pub fn revoke_all_for_user(
             token_families::revoked_reason.eq(reason.as_str()),
         ))
         .execute(conn)?;
-    // A family revoked elsewhere between the two statements is published
-    // twice; revoking is idempotent everywhere it is read.
+    // A session ended elsewhere between the two statements is published
+    // twice; ending is idempotent everywhere it is read.
     for id in &ids {
-        events::publish(conn, Event::FamilyRevoked(id.clone()), now)?;
+        events::publish(conn, Event::SessionEnded(id.clone()), now)?;
     }
     Ok(ids)
 }
 
-/// Families revoked at or after `since`, for an instance filling its revoked set.
-pub fn revoked_since(
+/// Sessions ended at or after `since`, for an instance filling its revoked set.
+pub fn ended_since(
     conn: &mut DbConnection,
     since: NaiveDateTime,
 ) -> QueryResult<Vec<(String, NaiveDateTime)>> {
@@ -166,8 +167,8 @@ pub fn revoked_since(
         .collect())
 }
 
-/// Deletes families whose absolute end has passed (their tokens go with
-/// them), `batch` rows per statement; returns how many. A family keeps its
+/// Deletes sessions whose absolute end has passed (their tokens go with
+/// them), `batch` rows per statement; returns how many. A session keeps its
 /// rows while one of its tokens is still unexpired by its own `exp` (held
 /// as `tokens_expired_by`): an adopted Simple JWT token can outlive the
 /// session it started, and its row is what stops it being adopted again.

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
 
-use crate::client_ip::{TrustedProxies, rate_key};
+use super::client_ip::{TrustedProxies, rate_key};
 
 /// Open connections per client address (IPv6 by /64, as the rate limits).
 pub struct ConnectionCounter {

@@ -1,8 +1,8 @@
 //! The user directory: what Bearer authentication needs to know of a user
-//! (name, active flag), cached in memory so an authenticated request does not
-//! query the database. Changes made anywhere (another instance, the CLI) reach
-//! every instance through the `auth_events` feed, which `crate::sync` polls;
-//! they are enforced within `cache.sync_interval_ms`.
+//! (name, active flag, mark), cached in memory so an authenticated request
+//! does not query the database. Changes made anywhere (another instance, the
+//! CLI) reach every instance through the `auth_events` feed, which
+//! [`super::sync`] polls; they are enforced within `cache.sync_interval_ms`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use chrono::NaiveDateTime;
 
 use crate::db::users::User;
-use crate::tokens::{SESSION_CLAIM, ValidatedToken};
+use crate::tokens::ValidatedToken;
 
 /// What the directory keeps of a user: never the password hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,11 +30,7 @@ impl DirectoryUser {
     /// comes with the cached user and changes reach the cache through the feed.
     pub fn voids(&self, token: &ValidatedToken) -> bool {
         // In a session exactly when the revoked-session check applies to it.
-        let in_session = token
-            .claims
-            .get(SESSION_CLAIM)
-            .and_then(serde_json::Value::as_str)
-            .is_some();
+        let in_session = token.session().is_some();
         crate::db::users::voids(self.tokens_valid_after, token.issued_at, in_session)
     }
 }

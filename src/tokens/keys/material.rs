@@ -1,64 +1,25 @@
-//! The key set: which key signs, which keys verify, and the public keys
-//! published as a JWKS. Verification finds a key by the token's `kid` in an
-//! in-memory map only: a header never leads to a file, a query or a URL.
-//! Every key has exactly one algorithm, and a token naming another algorithm
-//! is refused before its signature is looked at (no RS/HS confusion).
+//! One key's material: parsed once from a secret or PEM text, checked to
+//! suit its algorithm (curve, type, RSA size), and proved to sign what
+//! jsonwebtoken verifies.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_lc_rs::signature;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
 use serde_json::{Value, json};
 
-use crate::settings::{KeySettings, MIN_HMAC_SECRET_BYTES, Settings};
-use crate::tokens::{algorithm_name, parse_algorithm};
-
-/// RSA keys shorter than this are refused (NIST SP 800-131A).
-const MIN_RSA_BITS: usize = 2048;
-
-/// The key new tokens are signed with, with its encoded JOSE header ready.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub kid: Option<String>,
-    pub algorithm: Algorithm,
-    signer: Arc<Signer>,
-    /// base64url of the header JSON, keys sorted as PyJWT writes them.
-    header_b64: String,
-}
-
-// Key material stays out of logs.
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigningKey {
-    pub fn header_b64(&self) -> &str {
-        &self.header_b64
-    }
-
-    /// The base64url JWS signature of `message`.
-    pub fn sign(&self, message: &[u8]) -> String {
-        self.signer.sign(message)
-    }
-}
+use super::VerificationKey;
+use crate::tokens::algorithms::{MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS, algorithm_name};
 
 /// A private key parsed once. jsonwebtoken's signers parse the key on every
 /// signature, which for RSA cost more than the signature itself
 /// (`cargo bench --bench tokens`); these sign with the same aws-lc-rs
 /// primitives, and every key proves at load that jsonwebtoken verifies what
 /// it signs.
-enum Signer {
+pub(super) enum Signer {
     Hmac(EncodingKey, Algorithm),
     Ed25519(signature::Ed25519KeyPair),
     Ecdsa(signature::EcdsaKeyPair),
@@ -110,7 +71,7 @@ impl Signer {
         })
     }
 
-    fn sign(&self, message: &[u8]) -> String {
+    pub(super) fn sign(&self, message: &[u8]) -> String {
         let failed = "signing with a key that signed its load-time probe";
         match self {
             Self::Hmac(key, algorithm) => {
@@ -136,30 +97,15 @@ impl Signer {
     }
 }
 
-/// A key tokens are checked against; exactly one algorithm per key.
-#[derive(Clone)]
-pub struct VerificationKey {
-    pub algorithm: Algorithm,
-    pub decoding: DecodingKey,
-}
-
-impl std::fmt::Debug for VerificationKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerificationKey")
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
-    }
-}
-
 /// One key as loaded from configuration, before it takes its place in a set.
 pub struct LoadedKey {
-    kid: Option<String>,
-    algorithm: Algorithm,
+    pub(super) kid: Option<String>,
+    pub(super) algorithm: Algorithm,
     /// Present when we hold the private key (or secret), so it can sign.
-    signer: Option<Arc<Signer>>,
+    pub(super) signer: Option<Arc<Signer>>,
     decoding: DecodingKey,
     /// The public JWK (without `kid`, `alg`, `use`); `None` for HMAC secrets.
-    public_jwk: Option<Value>,
+    pub(super) public_jwk: Option<Value>,
 }
 
 impl std::fmt::Debug for LoadedKey {
@@ -267,7 +213,19 @@ impl LoadedKey {
         jwk.thumbprint(ThumbprintHash::SHA256).ok()
     }
 
-    fn verification(&self) -> VerificationKey {
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The same key under `kid`.
+    pub fn named(self, kid: String) -> Self {
+        Self {
+            kid: Some(kid),
+            ..self
+        }
+    }
+
+    pub(super) fn verification(&self) -> VerificationKey {
         VerificationKey {
             algorithm: self.algorithm,
             decoding: self.decoding.clone(),
@@ -341,289 +299,11 @@ fn public_jwk(algorithm: Algorithm, jwk: &Jwk) -> anyhow::Result<Value> {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct KeySet {
-    signing: SigningKey,
-    by_kid: HashMap<String, VerificationKey>,
-    /// For tokens without a `kid`: the shared secret, when one is configured
-    /// (Simple JWT's tokens, or ones issued before a kid was configured).
-    unnamed: Option<VerificationKey>,
-    /// `{"keys":[...]}`, serialized once.
-    jwks: String,
-    published: Vec<Algorithm>,
-}
-
-impl KeySet {
-    /// One HMAC secret, optionally named by `kid`: Simple JWT's setup.
-    pub fn hmac(secret: &[u8], algorithm: Algorithm, kid: Option<String>) -> anyhow::Result<Self> {
-        let key = LoadedKey::hmac(kid, algorithm, secret)?;
-        Self::new(vec![key], 0, Some(0))
-    }
-
-    /// A set of `keys`, `signer` indexing the one that signs and `unnamed`
-    /// the one that checks tokens without a `kid`.
-    pub fn new(
-        keys: Vec<LoadedKey>,
-        signer: usize,
-        unnamed: Option<usize>,
-    ) -> anyhow::Result<Self> {
-        let signer_key = keys
-            .get(signer)
-            .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        let signer = signer_key.signer.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "the signing key {:?} is a public key; signing needs the private key",
-                signer_key.kid.as_deref().unwrap_or_default()
-            )
-        })?;
-        let algorithm = signer_key.algorithm;
-        let header = match &signer_key.kid {
-            Some(kid) => json!({"alg": algorithm_name(algorithm), "kid": kid, "typ": "JWT"}),
-            None => json!({"alg": algorithm_name(algorithm), "typ": "JWT"}),
-        };
-        let signing = SigningKey {
-            kid: signer_key.kid.clone(),
-            algorithm,
-            signer,
-            header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
-        };
-        let unnamed = unnamed
-            .and_then(|index| keys.get(index))
-            .map(LoadedKey::verification);
-        let mut published = Vec::new();
-        let mut published_algorithms = Vec::new();
-        let mut by_kid = HashMap::new();
-        for key in &keys {
-            let Some(kid) = &key.kid else { continue };
-            if let Some(Value::Object(public)) = &key.public_jwk {
-                let mut jwk = public.clone();
-                jwk.insert("kid".to_owned(), Value::from(kid.as_str()));
-                jwk.insert("alg".to_owned(), Value::from(algorithm_name(key.algorithm)));
-                jwk.insert("use".to_owned(), Value::from("sig"));
-                published.push(Value::Object(jwk));
-                if !published_algorithms.contains(&key.algorithm) {
-                    published_algorithms.push(key.algorithm);
-                }
-            }
-            anyhow::ensure!(
-                by_kid.insert(kid.clone(), key.verification()).is_none(),
-                "the kid {kid:?} is used twice"
-            );
-        }
-        Ok(Self {
-            signing,
-            by_kid,
-            unnamed,
-            jwks: json!({ "keys": published }).to_string(),
-            published: published_algorithms,
-        })
-    }
-
-    /// The key set the settings describe, reading key files. In development
-    /// with no key configured, an EdDSA key kept under `data_dir`.
-    pub fn load(settings: &Settings) -> anyhow::Result<Self> {
-        let jwt = &settings.jwt;
-        let mut keys = Vec::new();
-        let mut unnamed = None;
-        if !jwt.signing_key.is_empty() {
-            let algorithm = parse_algorithm(&jwt.algorithm)
-                .ok_or_else(|| anyhow::anyhow!("unsupported jwt.algorithm {:?}", jwt.algorithm))?;
-            let kid = (!jwt.key_id.is_empty()).then(|| jwt.key_id.clone());
-            keys.push(LoadedKey::hmac(kid, algorithm, jwt.signing_key.as_bytes())?);
-            unnamed = Some(0);
-        }
-        for entry in &jwt.keys {
-            keys.push(
-                load_configured(entry)
-                    .map_err(|e| anyhow::anyhow!("jwt.keys[{}]: {e:#}", entry.kid))?,
-            );
-        }
-        if keys.is_empty() {
-            let path = settings.data_dir.join(DEV_KEY_FILE);
-            tracing::warn!(
-                path = %path.display(),
-                "DEVELOPMENT SETUP: signing tokens with a generated EdDSA key kept on local disk; \
-                 configure jwt.keys and LATCHKEY_DATABASE__URL for any real deployment"
-            );
-            let pem = load_or_create_dev_key(&path)?;
-            let mut key = LoadedKey::from_pem(String::new(), Algorithm::EdDSA, pem.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
-            key.kid = Some(if jwt.key_id.is_empty() {
-                key.thumbprint()
-                    .ok_or_else(|| anyhow::anyhow!("cannot compute the key's thumbprint"))?
-            } else {
-                jwt.key_id.clone()
-            });
-            keys.push(key);
-        }
-        let signer = if jwt.signing_kid.is_empty() {
-            0
-        } else {
-            keys.iter()
-                .position(|key| key.kid.as_deref() == Some(jwt.signing_kid.as_str()))
-                .ok_or_else(|| anyhow::anyhow!("no key has the kid {:?}", jwt.signing_kid))?
-        };
-        Self::new(keys, signer, unnamed)
-    }
-
-    pub fn signing(&self) -> &SigningKey {
-        &self.signing
-    }
-
-    /// The key for a token header's `kid`, or `None` for a kid we do not hold.
-    pub fn verification(&self, kid: Option<&str>) -> Option<&VerificationKey> {
-        match kid {
-            Some(kid) => self.by_kid.get(kid),
-            None => self.unnamed.as_ref(),
-        }
-    }
-
-    /// Every algorithm some key verifies, each once.
-    pub fn algorithms(&self) -> Vec<Algorithm> {
-        let mut algorithms: Vec<Algorithm> = self
-            .by_kid
-            .values()
-            .chain(self.unnamed.as_ref())
-            .map(|key| key.algorithm)
-            .collect();
-        algorithms.sort_by_key(|algorithm| algorithm_name(*algorithm));
-        algorithms.dedup();
-        algorithms
-    }
-
-    /// The algorithms of the keys in the JWK Set.
-    pub fn published_algorithms(&self) -> Vec<Algorithm> {
-        self.published.clone()
-    }
-
-    /// The JWK Set document: public keys only, HMAC secrets never.
-    pub fn jwks(&self) -> &str {
-        &self.jwks
-    }
-}
-
-fn load_configured(entry: &KeySettings) -> anyhow::Result<LoadedKey> {
-    let algorithm = parse_algorithm(&entry.algorithm)
-        .ok_or_else(|| anyhow::anyhow!("unsupported algorithm {:?}", entry.algorithm))?;
-    if !entry.secret.is_empty() {
-        return LoadedKey::hmac(Some(entry.kid.clone()), algorithm, entry.secret.as_bytes());
-    }
-    let pem = if entry.pem.is_empty() {
-        std::fs::read(&entry.file)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", entry.file))?
-    } else {
-        entry.pem.as_bytes().to_vec()
-    };
-    LoadedKey::from_pem(entry.kid.clone(), algorithm, &pem)
-}
-
-/// The development key's file under `data_dir`.
-pub const DEV_KEY_FILE: &str = "signing_key.pem";
-
-/// A newly generated private key.
-pub struct GeneratedKey {
-    /// PKCS#8, PEM-encoded.
-    pub pem: String,
-    pub kid: String,
-}
-
-/// Generates a private key for `algorithm`, named by its RFC 7638 thumbprint.
-/// aws-lc-rs generates it: it is the library that signs with it, and ring
-/// cannot generate RSA keys.
-pub fn generate(algorithm: Algorithm) -> anyhow::Result<GeneratedKey> {
-    use aws_lc_rs::encoding::AsDer;
-    let failed = |_| anyhow::anyhow!("key generation failed");
-    let der: Vec<u8> = match algorithm {
-        Algorithm::EdDSA => signature::Ed25519KeyPair::generate()
-            .and_then(|pair| pair.to_pkcs8v1())
-            .map_err(failed)?
-            .as_ref()
-            .to_vec(),
-        Algorithm::ES256 | Algorithm::ES384 => {
-            let curve = if algorithm == Algorithm::ES256 {
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING
-            } else {
-                &signature::ECDSA_P384_SHA384_FIXED_SIGNING
-            };
-            signature::EcdsaKeyPair::generate(curve)
-                .and_then(|pair| pair.to_pkcs8v1())
-                .map_err(failed)?
-                .as_ref()
-                .to_vec()
-        }
-        Algorithm::RS256
-        | Algorithm::RS384
-        | Algorithm::RS512
-        | Algorithm::PS256
-        | Algorithm::PS384
-        | Algorithm::PS512 => aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-            .and_then(|pair| pair.as_der())
-            .map_err(failed)?
-            .as_ref()
-            .to_vec(),
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => anyhow::bail!(
-            "HMAC keys are secrets: generate one with `openssl rand -base64 48` and set it as a key's secret"
-        ),
-        other => anyhow::bail!("latchkey does not generate {other:?} keys"),
-    };
-    let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
-    let key = LoadedKey::from_pem(String::new(), algorithm, pem.as_bytes())?;
-    let kid = key
-        .thumbprint()
-        .ok_or_else(|| anyhow::anyhow!("cannot compute the key's thumbprint"))?;
-    Ok(GeneratedKey { pem, kid })
-}
-
-/// Writes `contents` to a new file readable by its owner only; never
-/// overwrites an existing key.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    crate::private_files::write_new(path, contents)
-}
-
-/// Reads the development key from `path`, generating it on first use.
-fn load_or_create_dev_key(path: &PathBuf) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(pem) => Ok(pem),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let key = generate(Algorithm::EdDSA)?;
-            write_private_file(path, key.pem.as_bytes())?;
-            Ok(key.pem)
-        }
-        Err(error) => Err(anyhow::anyhow!("cannot read {}: {error}", path.display())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::generation::generate;
     use super::*;
-
-    #[test]
-    fn generated_keys_load_sign_and_publish_their_public_half() {
-        for algorithm in [
-            Algorithm::EdDSA,
-            Algorithm::ES256,
-            Algorithm::ES384,
-            Algorithm::RS256,
-            Algorithm::PS512,
-        ] {
-            let generated = generate(algorithm).expect("generate");
-            let key =
-                LoadedKey::from_pem(generated.kid.clone(), algorithm, generated.pem.as_bytes())
-                    .expect("load");
-            assert_eq!(key.thumbprint().as_deref(), Some(generated.kid.as_str()));
-            let set = KeySet::new(vec![key], 0, None).expect("set");
-            let jwks: Value = serde_json::from_str(set.jwks()).expect("json");
-            let jwk = &jwks["keys"][0];
-            assert_eq!(jwk["kid"], generated.kid.as_str());
-            assert_eq!(jwk["alg"], algorithm_name(algorithm));
-            assert_eq!(jwk["use"], "sig");
-            assert!(jwk.get("d").is_none(), "no private member is published");
-            assert!(
-                set.verification(None).is_none(),
-                "tokens without kid have no key"
-            );
-        }
-    }
+    use std::path::Path;
 
     #[test]
     fn a_key_that_does_not_suit_its_algorithm_is_refused() {
@@ -695,26 +375,5 @@ mod tests {
         )
         .expect_err("1024-bit RSA refused");
         assert!(short.to_string().contains("2048"), "{short}");
-    }
-
-    #[test]
-    fn a_public_key_cannot_sign() {
-        let public = LoadedKey::from_pem(
-            "k".into(),
-            Algorithm::EdDSA,
-            &fixture("openssl-ed25519-public.pem"),
-        )
-        .expect("load");
-        let error = KeySet::new(vec![public], 0, None).expect_err("refused");
-        assert!(error.to_string().contains("private key"), "{error}");
-    }
-
-    #[test]
-    fn hmac_secrets_are_never_published() {
-        let set = KeySet::hmac(&[7; 32], Algorithm::HS256, Some("shared".into())).expect("set");
-        assert_eq!(set.jwks(), r#"{"keys":[]}"#);
-        assert!(set.verification(None).is_some());
-        assert!(set.verification(Some("shared")).is_some());
-        assert!(set.verification(Some("other")).is_none());
     }
 }

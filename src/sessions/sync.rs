@@ -1,5 +1,5 @@
-//! Keeps this instance's in-memory state (user directory, revoked sessions)
-//! in step with the database: reads the `auth_events` feed every
+//! Keeps this instance's memory (ended sessions, the user directory) in step
+//! with the database: reads the `auth_events` feed every
 //! `cache.sync_interval_ms` and applies what changed. Polling works the same
 //! on both backends and needs no dedicated connection; the interval bounds how
 //! long a change made elsewhere takes to be enforced here.
@@ -7,48 +7,43 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::memory::Memory;
 use crate::db::events::{self, Event};
-use crate::db::{DbConnection, Pool, families};
-use crate::directory::UserDirectory;
-use crate::revocation::RevokedSessions;
+use crate::db::{DbConnection, Pool, sessions};
 
 /// Events read per poll.
 const EVENT_BATCH: i64 = 1000;
 
-/// Where the feed stands now, and the revocations that still matter: read
+/// Where the feed stands now, and the ended sessions that still matter: read
 /// once at start, before serving.
-pub fn warm_start(conn: &mut DbConnection, revoked: &RevokedSessions) -> anyhow::Result<i64> {
+pub fn warm_start(conn: &mut DbConnection, memory: &Memory) -> anyhow::Result<i64> {
     let position = events::latest_id(conn)?;
     let now = chrono::Utc::now().naive_utc();
-    for (family, at) in families::revoked_since(conn, now - revoked.retention())? {
-        revoked.insert(family, at);
+    for (session, at) in sessions::ended_since(conn, now - memory.retention())? {
+        memory.sessions_ended([session], at);
     }
     Ok(position)
 }
 
-/// Applies a batch of events to the in-memory state.
-pub fn apply(batch: &[(i64, Event)], directory: &UserDirectory, revoked: &RevokedSessions) {
+/// Applies a batch of events to memory.
+pub fn apply(batch: &[(i64, Event)], memory: &Memory) {
     let now = chrono::Utc::now().naive_utc();
     let mut changed_users = Vec::new();
+    let mut ended = Vec::new();
     for (_, event) in batch {
         match event {
             Event::UserChanged(id) => changed_users.push(*id),
-            Event::FamilyRevoked(family) => revoked.insert(family.clone(), now),
+            Event::SessionEnded(session) => ended.push(session.clone()),
         }
     }
+    memory.sessions_ended(ended, now);
     if !changed_users.is_empty() {
-        directory.invalidate(changed_users);
+        memory.users_changed(changed_users);
     }
 }
 
 /// Polls the feed from `after` on, for as long as the runtime runs.
-pub fn spawn(
-    pool: Pool,
-    directory: Arc<UserDirectory>,
-    revoked: Arc<RevokedSessions>,
-    after: i64,
-    interval: Duration,
-) {
+pub fn spawn(pool: Pool, memory: Arc<Memory>, after: i64, interval: Duration) {
     tokio::spawn(async move {
         let mut last_seen = after;
         let mut ticker = tokio::time::interval(interval);
@@ -67,8 +62,8 @@ pub fn spawn(
                     if let Some((id, _)) = batch.last() {
                         last_seen = *id;
                     }
-                    apply(&batch, &directory, &revoked);
-                    revoked.prune(chrono::Utc::now().naive_utc());
+                    apply(&batch, &memory);
+                    memory.prune(chrono::Utc::now().naive_utc());
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "could not read the change feed; retrying")

@@ -1,0 +1,331 @@
+//! The session service: everything that starts, uses, lists or ends a
+//! session (one login's chain of refresh tokens and the access tokens issued
+//! from it), and whether a token is still live ([`Sessions::standing`]).
+//! Routes call this; it calls storage (`crate::db`) on the blocking pool, the
+//! token service to sign, and keeps this instance's memory of ended sessions
+//! and users ([`memory`]) in step with the change feed ([`sync`]).
+//!
+//! Where things happen: [`login`] checks a password and writes a session;
+//! [`refresh`] rotates a refresh token (the store decides, through
+//! `crate::db::refresh_tokens`, batched on PostgreSQL); [`standing`] answers
+//! "is this token live"; logout, logout-all, listing and ending one session
+//! are below.
+
+pub mod directory;
+mod login;
+pub mod memory;
+pub mod policy;
+mod refresh;
+pub mod revoked;
+mod standing;
+pub mod sync;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{NaiveDateTime, Utc};
+
+use crate::db::refresh_tokens::{self, Adoption, Refusal};
+use crate::db::rotation_batch::RotationBatcher;
+use crate::db::sessions::{self as stored_sessions, Reason};
+use crate::db::{self, Backend, Database, DbError, users, write_transaction};
+use crate::passwords::{HashingPool, PasswordHasher};
+use crate::throttle::{Throttle, Wait};
+use crate::tokens::{TokenError, TokenService, TokenType, UserClaim, ValidatedToken};
+pub use directory::DirectoryUser;
+pub use login::LoginAttempt;
+use memory::Memory;
+pub use policy::SessionPolicy;
+pub use refresh::RefreshedTokens;
+pub use standing::{Standing, StoredStanding, UserStanding};
+
+/// Why a session operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The token presented is not a valid token of the expected type.
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// The store refused the refresh token.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    #[error("throttled for {0:?}")]
+    Throttled(Wait),
+    /// Wrong password, unknown or inactive user, or a change to the user
+    /// while the password was checked.
+    #[error("bad credentials")]
+    BadCredentials,
+    /// No password-hashing slot came free in time.
+    #[error("hashing busy")]
+    HashingBusy,
+    /// No live session of this user has that id.
+    #[error("no such session")]
+    UnknownSession,
+    #[error(transparent)]
+    Storage(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for SessionError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Storage(error.into())
+    }
+}
+
+/// A signed refresh and access token.
+#[derive(Clone)]
+pub struct TokenPair {
+    pub refresh: String,
+    pub access: String,
+}
+
+/// One live session as its user sees it.
+#[derive(Clone, Debug)]
+pub struct SessionSummary {
+    pub id: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of the token that asked.
+    pub current: bool,
+}
+
+pub struct Sessions {
+    db: Database,
+    tokens: Arc<TokenService>,
+    memory: Arc<Memory>,
+    /// Group commit for plain rotations, on PostgreSQL.
+    rotations: Option<Arc<RotationBatcher>>,
+    policy: SessionPolicy,
+    throttle: Arc<Throttle>,
+    hasher: PasswordHasher,
+    /// Where login password hashes run, a few at a time.
+    hashing: Arc<HashingPool>,
+}
+
+/// What a session service is built from.
+pub struct SessionParts {
+    pub db: Database,
+    pub tokens: Arc<TokenService>,
+    pub throttle: Arc<Throttle>,
+    pub hasher: PasswordHasher,
+    pub hashing: Arc<HashingPool>,
+    pub policy: SessionPolicy,
+    /// Writer threads for batched rotations (PostgreSQL).
+    pub rotation_writers: usize,
+}
+
+impl Sessions {
+    pub fn new(parts: SessionParts) -> Self {
+        let policy = parts.policy;
+        // Batching pays where a round trip costs: PostgreSQL, for the
+        // default rotation (a child recorded, the parent retired).
+        let batch = parts.db.backend() == Backend::Postgres && policy.retire_rotated;
+        Self {
+            rotations: batch
+                .then(|| RotationBatcher::start(parts.db.pool().clone(), parts.rotation_writers)),
+            memory: Arc::new(Memory::new(
+                revoked::RevokedSessions::new(
+                    policy.access_lifetime_seconds,
+                    policy.leeway_seconds,
+                ),
+                directory::UserDirectory::new(policy.users_capacity),
+            )),
+            db: parts.db,
+            tokens: parts.tokens,
+            throttle: parts.throttle,
+            hasher: parts.hasher,
+            hashing: parts.hashing,
+            policy,
+        }
+    }
+
+    /// Reads the ended sessions that still matter, then keeps memory in step
+    /// with the change feed and, when configured, deletes expired rows.
+    /// Call once, inside the runtime, before serving.
+    pub fn start(&self) -> anyhow::Result<()> {
+        let position = sync::warm_start(&mut *self.db.pool().get()?, &self.memory)?;
+        sync::spawn(
+            self.db.pool().clone(),
+            self.memory.clone(),
+            position,
+            self.policy.sync_interval,
+        );
+        if let Some(interval) = self.policy.cleanup_interval {
+            spawn_cleanup(self.db.clone(), interval, self.policy.leeway);
+        }
+        Ok(())
+    }
+
+    pub fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// Whether the database answers.
+    pub async fn storage_ready(&self) -> Result<(), SessionError> {
+        self.db
+            .run(|conn| db::ping(conn).map_err(DbError::from))
+            .await?;
+        Ok(())
+    }
+
+    /// The refresh limit of the client's address, before anything is read.
+    pub fn admit_refresh(&self, client: IpAddr) -> Result<(), SessionError> {
+        self.throttle
+            .before_refresh(client)
+            .map_err(|throttled| SessionError::Throttled(throttled.0))
+    }
+
+    /// Logout: retires the refresh token and ends its session, access tokens
+    /// included.
+    pub async fn logout(&self, raw: &str) -> Result<(), SessionError> {
+        let token = self.tokens.decode_as(raw, TokenType::Refresh)?;
+        let now = Utc::now();
+        // In migration mode a Simple JWT token is recorded so its logout sticks.
+        let adopt = self.adoption(&token, now.naive_utc());
+        let jti = token.jti.clone();
+        let logout = self
+            .db
+            .run(move |conn| {
+                refresh_tokens::blacklist(conn, &jti, adopt.as_ref(), now.naive_utc())
+                    .map_err(DbError::from)
+            })
+            .await?;
+        // Enforced here at once; on other instances within the sync interval.
+        self.memory
+            .sessions_ended(logout.ended_session, now.naive_utc());
+        match logout.refusal {
+            Some(refusal) => Err(SessionError::Refused(refusal)),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends every session of the user, on every device, and voids every
+    /// token of theirs issued before now (those of no session too).
+    pub async fn logout_all(&self, user_id: i64) -> Result<(), SessionError> {
+        let (ended, now) = self
+            .db
+            .run(move |conn| {
+                users::end_all_sessions(conn, user_id, Reason::LogoutAll).map_err(DbError::from)
+            })
+            .await?;
+        self.memory.sessions_ended(ended, now);
+        // The user's new mark voids the tokens that belong to no session.
+        self.memory.users_changed([user_id]);
+        Ok(())
+    }
+
+    /// The user's live sessions, newest first; `current` is the session of
+    /// the token that asks.
+    pub async fn list(
+        &self,
+        user_id: i64,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionSummary>, SessionError> {
+        let now = Utc::now().naive_utc();
+        let live = self
+            .db
+            .run(move |conn| {
+                stored_sessions::live_for_user(conn, user_id, now).map_err(DbError::from)
+            })
+            .await?;
+        Ok(live
+            .into_iter()
+            .filter(|session| !self.memory.is_ended(&session.id))
+            .map(|session| SessionSummary {
+                current: current == Some(session.id.as_str()),
+                id: session.id,
+                created_at: session.created_at,
+                last_used_at: session.last_used_at,
+                expires_at: session.expires_at,
+                client_ip: session.client_ip,
+                user_agent: session.user_agent,
+            })
+            .collect())
+    }
+
+    /// Ends one of the user's live sessions; another user's session is as
+    /// unknown as one that never was.
+    pub async fn end(&self, user_id: i64, session_id: String) -> Result<(), SessionError> {
+        let now = Utc::now().naive_utc();
+        let id = session_id.clone();
+        let ended = self
+            .db
+            .run(move |conn| {
+                write_transaction(conn, |conn| match stored_sessions::find(conn, &id)? {
+                    Some(found) if found.user_id == user_id && found.expires_at > now => {
+                        stored_sessions::end(conn, &id, Reason::SessionDeleted, now)
+                    }
+                    _ => Ok(false),
+                })
+                .map_err(DbError::from)
+            })
+            .await?;
+        if !ended {
+            return Err(SessionError::UnknownSession);
+        }
+        self.memory.sessions_ended([session_id], now);
+        Ok(())
+    }
+
+    /// The user with `user_id`, from the directory or, on a miss, the
+    /// database (then remembered).
+    pub async fn find_user(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<Arc<DirectoryUser>>, SessionError> {
+        if let Some(user) = self.memory.user(user_id) {
+            return Ok(Some(user));
+        }
+        let seen = self.memory.epoch();
+        let user = self
+            .db
+            .run(move |conn| users::find_by_id(conn, user_id).map_err(DbError::from))
+            .await?
+            .map(|user| Arc::new(DirectoryUser::from(user)));
+        if let Some(user) = &user {
+            self.memory.remember(user.clone(), seen);
+        }
+        Ok(user)
+    }
+
+    /// In migration mode (`jwt.adopt_unknown_refresh_tokens`), what the store
+    /// needs to adopt `token` should it be one latchkey never issued: a
+    /// refresh token of the Simple JWT deployment being replaced.
+    fn adoption(&self, token: &ValidatedToken, now: NaiveDateTime) -> Option<Adoption> {
+        let UserClaim::Id(user_id) = token.user else {
+            return None;
+        };
+        self.policy.adopt_unknown.then(|| Adoption {
+            user_id,
+            issued_at: token.issued_at,
+            expires_at: token.expires_at,
+            session_expires_at: now + self.policy.session_lifetime,
+        })
+    }
+}
+
+/// Deletes expired tokens, sessions and old events every `interval`, on the
+/// blocking pool, in batches.
+fn spawn_cleanup(db: Database, interval: std::time::Duration, leeway: chrono::Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match db
+                .run(move |conn| db::flush_expired(conn, Utc::now().naive_utc(), leeway))
+                .await
+            {
+                Ok(flushed) => tracing::info!(?flushed, "expired rows deleted"),
+                Err(error) => {
+                    tracing::warn!(%error, "cleanup failed; retrying at the next interval")
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,86 @@
+//! Refresh: a refresh token for a new access token and, with rotation on, a
+//! new refresh token that replaces it. The store decides (rotate, replay
+//! within the grace window, or refuse) before anything is signed, because
+//! the new token's expiry and session come from it. The conditional UPDATE
+//! that claims the parent is in `crate::db::refresh_tokens` (one request)
+//! and `crate::db::rotation_batch` (many at once, on PostgreSQL).
+
+use chrono::Utc;
+
+use super::{SessionError, Sessions};
+use crate::db::DbError;
+use crate::db::refresh_tokens::{self, Refresh, Refreshed, Refusal};
+use crate::tokens::{TokenType, UserClaim};
+
+/// What a refresh signed: an access token and, with rotation, the refresh
+/// token that replaces the one presented.
+pub struct RefreshedTokens {
+    pub access: String,
+    pub refresh: Option<String>,
+}
+
+impl Sessions {
+    pub async fn refresh(&self, raw: &str) -> Result<RefreshedTokens, SessionError> {
+        let presented = self.tokens.decode_as(raw, TokenType::Refresh)?;
+        let now = Utc::now();
+        let request = Refresh {
+            parent_jti: presented.jti.clone(),
+            claimed_user: match presented.user {
+                UserClaim::Id(id) => Some(id),
+                UserClaim::Missing | UserClaim::Unrecognized => None,
+            },
+            child: self
+                .policy
+                .rotate
+                .then(|| self.tokens.stamp(TokenType::Refresh, now)),
+            retire_parent: self.policy.retire_rotated,
+            require_active_user: self.policy.require_active_user,
+            adopt: self.adoption(&presented, now.naive_utc()),
+            grace: self.policy.reuse_grace,
+        };
+
+        // The batch claims what it can; what it did not claim is settled
+        // (grace, reuse, refusal) one by one.
+        let batched = match &self.rotations {
+            Some(batcher) => batcher.try_rotate(&request).await?,
+            None => None,
+        };
+        let outcome = match batched {
+            Some(rotated) => rotated,
+            None => {
+                self.db
+                    .run(move |conn| {
+                        refresh_tokens::refresh(conn, &request, now.naive_utc())
+                            .map_err(DbError::from)
+                    })
+                    .await?
+            }
+        };
+
+        let (session_id, child) = match outcome {
+            Refreshed::Refused(refusal) => return Err(SessionError::Refused(refusal)),
+            Refreshed::ReuseDetected { session_id } => {
+                // Enforced here at once; on other instances within the sync interval.
+                self.memory.sessions_ended([session_id], now.naive_utc());
+                return Err(SessionError::Refused(Refusal::Blacklisted));
+            }
+            Refreshed::Rotated { session_id, child } => (session_id, child),
+            Refreshed::Replayed { session_id, child } => (session_id, Some(child)),
+        };
+        let access = self.tokens.issue_from(
+            TokenType::Access,
+            &presented,
+            &session_id,
+            &self.tokens.stamp(TokenType::Access, now),
+        );
+        let refresh = child.map(|stamp| {
+            self.tokens
+                .issue_from(TokenType::Refresh, &presented, &session_id, &stamp)
+                .token
+        });
+        Ok(RefreshedTokens {
+            access: access.token,
+            refresh,
+        })
+    }
+}

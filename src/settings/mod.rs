@@ -1,0 +1,164 @@
+//! Typed settings: the defaults file compiled into the binary, then
+//! `config/<environment>.toml`, then `LATCHKEY_`-prefixed environment
+//! variables. Values are parsed into their types once, at load (algorithms,
+//! networks, the forwarding header: [`lists`]); [`Settings::validate`] then
+//! asks each section ([`server`], [`database`], [`jwt`], ...) to refuse
+//! unsafe combinations before anything starts, and [`production`] adds what
+//! production refuses.
+
+mod database;
+mod introspection;
+mod jwt;
+mod lists;
+mod production;
+mod server;
+mod sessions;
+mod throttle;
+
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+pub use database::DatabaseSettings;
+pub use introspection::{ClientSettings, IntrospectionSettings};
+pub use jwt::{JwtSettings, KeySettings, MAX_KID_BYTES};
+pub use production::{
+    MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS, MAX_PRODUCTION_LEEWAY_SECONDS,
+    MIN_PRODUCTION_ITERATIONS,
+};
+pub use server::ServerSettings;
+pub use sessions::{CacheSettings, SessionSettings};
+pub use throttle::{RateSettings, ThrottleSettings};
+
+/// The documented defaults; the same file ships as `config/default.toml`.
+const DEFAULTS: &str = include_str!("../../config/default.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub environment: String,
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub jwt: JwtSettings,
+    pub sessions: SessionSettings,
+    pub cache: CacheSettings,
+    pub passwords: PasswordSettings,
+    pub introspection: IntrospectionSettings,
+    pub throttle: ThrottleSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PasswordSettings {
+    pub iterations: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("could not read the configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads the layered configuration from `config_dir` (normally `./config`).
+    /// A missing directory or overlay file is fine: the compiled-in defaults stand.
+    pub fn load(config_dir: &Path) -> Result<Self, SettingsError> {
+        Self::load_with(config_dir, None)
+    }
+
+    /// [`Self::load`] reading the variables from `variables` instead of the
+    /// process environment when given.
+    pub fn load_with(
+        config_dir: &Path,
+        variables: Option<config::Map<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        let environment = match &variables {
+            Some(variables) => variables.get("LATCHKEY_ENVIRONMENT").cloned(),
+            None => std::env::var("LATCHKEY_ENVIRONMENT").ok(),
+        }
+        .unwrap_or_else(|| "development".to_owned());
+        let overlay = config_dir.join(format!("{environment}.toml"));
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::from(overlay).format(FileFormat::Toml).required(false))
+            .add_source(
+                Environment::with_prefix("LATCHKEY")
+                    .source(variables)
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The compiled-in defaults alone, for tests and tools that adjust them in code.
+    pub fn defaults() -> Self {
+        Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(Config::try_deserialize)
+            .expect("config/default.toml is valid")
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    /// Refuses settings that would run an unsafe or broken service, naming the fix.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !matches!(self.environment.as_str(), "development" | "production") {
+            return Err(SettingsError::Invalid(format!(
+                "environment is {:?}; set LATCHKEY_ENVIRONMENT to \"development\" or \"production\"",
+                self.environment
+            )));
+        }
+        if self.is_production() {
+            self.production_requirements()
+                .map_err(SettingsError::Invalid)?;
+        }
+        self.jwt
+            .validate()
+            .and_then(|()| self.introspection.validate())
+            .and_then(|()| self.throttle.validate())
+            .and_then(|()| self.server.validate())
+            .and_then(|()| {
+                self.sessions
+                    .validate(self.jwt.refresh_token_lifetime_seconds)
+            })
+            .and_then(|()| self.cache.validate())
+            .and_then(|()| match self.passwords.iterations {
+                0 => Err("passwords.iterations must be at least 1".to_owned()),
+                _ => Ok(()),
+            })
+            .and_then(|()| self.database.validate())
+            .map_err(SettingsError::Invalid)
+    }
+
+    /// The database URL to use: the configured one, or in development the SQLite
+    /// file under `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database.url.trim().is_empty() {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("latchkey.sqlite3").display()
+            )
+        } else {
+            self.database.url.trim().to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
