@@ -4,6 +4,7 @@
 //! [`refresh_tokens`], [`events`]); where the backends differ, [`backend`];
 //! PostgreSQL's batched rotation, [`rotation_batch`]. No HTTP types here.
 
+pub mod adoption;
 pub mod backend;
 pub mod events;
 pub mod refresh_tokens;

@@ -9,6 +9,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::adoption::{Adoption, adopt_if_unknown};
 use super::schema::{refresh_tokens, token_families, users};
 use super::sessions::{self, Reason};
 use super::{DbConnection, write_transaction};
@@ -43,7 +44,7 @@ impl NewRefreshToken {
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = refresh_tokens)]
-struct StoredToken {
+pub(super) struct StoredToken {
     user_id: i64,
     #[diesel(column_name = family_id)]
     session_id: String,
@@ -72,17 +73,6 @@ pub enum Refusal {
 pub enum Status {
     Usable,
     Blacklisted,
-}
-
-/// What is known of a validly signed token issued by the system latchkey replaces.
-#[derive(Clone, Debug)]
-pub struct Adoption {
-    pub user_id: i64,
-    /// The token's `iat`, if it has one.
-    pub issued_at: Option<NaiveDateTime>,
-    pub expires_at: NaiveDateTime,
-    /// The end of the session the adopted token starts.
-    pub session_expires_at: NaiveDateTime,
 }
 
 /// A refresh request against the store.
@@ -352,7 +342,7 @@ pub fn blacklist(
     })
 }
 
-fn load(
+pub(super) fn load(
     conn: &mut DbConnection,
     jti: &str,
 ) -> QueryResult<Option<(StoredToken, Option<NaiveDateTime>, NaiveDateTime)>> {
@@ -382,70 +372,17 @@ fn unknown(conn: &mut DbConnection, claimed_user: Option<i64>) -> QueryResult<Re
     })
 }
 
-fn owner_allowed(conn: &mut DbConnection, user_id: i64, require_active: bool) -> QueryResult<bool> {
+pub(super) fn owner_allowed(
+    conn: &mut DbConnection,
+    user_id: i64,
+    require_active: bool,
+) -> QueryResult<bool> {
     let active: Option<bool> = users::table
         .find(user_id)
         .select(users::is_active)
         .first(conn)
         .optional()?;
     Ok(matches!(active, Some(true)) || (active.is_some() && !require_active))
-}
-
-/// Records a validly signed token this service never issued (a Simple JWT
-/// token during a migration) as the root of a new session, if its user exists
-/// and has not voided it since it was issued: a password change,
-/// deactivation or logout everywhere reaches tokens not yet presented too.
-fn adopt_if_unknown(
-    conn: &mut DbConnection,
-    jti: &str,
-    adoption: &Adoption,
-    require_active_user: bool,
-    now: NaiveDateTime,
-) -> QueryResult<Option<Refusal>> {
-    // The owner's row lock first (PostgreSQL): a password change, deactivation
-    // or logout everywhere either committed before (and its mark is read
-    // below) or waits until this session exists (and revokes it). It also
-    // queues two first uses of the same token, so the second finds it recorded.
-    super::users::lock(conn, adoption.user_id)?;
-    if load(conn, jti)?.is_some() {
-        return Ok(None);
-    }
-    if !owner_allowed(conn, adoption.user_id, require_active_user)? {
-        return Ok(Some(Refusal::NoActiveUser));
-    }
-    let tokens_valid_after: Option<NaiveDateTime> = users::table
-        .find(adoption.user_id)
-        .select(users::tokens_valid_after)
-        .first(conn)?;
-    // A token from another system belongs to no session here.
-    if super::users::voids(tokens_valid_after, adoption.issued_at, false) {
-        return Ok(Some(Refusal::Blacklisted));
-    }
-    let session_id = uuid::Uuid::new_v4().simple().to_string();
-    sessions::create(
-        conn,
-        &sessions::NewSession {
-            id: session_id.clone(),
-            user_id: adoption.user_id,
-            created_at: adoption.issued_at.unwrap_or(now),
-            last_used_at: now,
-            expires_at: adoption.session_expires_at,
-            client_ip: None,
-            user_agent: None,
-        },
-    )?;
-    record(
-        conn,
-        &NewRefreshToken {
-            jti: jti.to_owned(),
-            user_id: adoption.user_id,
-            session_id,
-            parent_jti: None,
-            issued_at: adoption.issued_at.unwrap_or(now),
-            expires_at: adoption.expires_at,
-        },
-    )?;
-    Ok(None)
 }
 
 /// Deletes expired tokens, `batch` rows per statement so no statement holds

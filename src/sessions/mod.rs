@@ -25,7 +25,8 @@ use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
 
-use crate::db::refresh_tokens::{self, Adoption, Refusal};
+use crate::db::adoption::Adoption;
+use crate::db::refresh_tokens::{self, Refusal};
 use crate::db::rotation_batch::RotationBatcher;
 use crate::db::sessions::{self as stored_sessions, Reason};
 use crate::db::{self, Backend, Database, DbError, users, write_transaction};
