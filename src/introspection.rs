@@ -1,6 +1,6 @@
 //! Who may ask for token introspection (RFC 7662): the clients listed in
 //! `introspection.clients`, with HTTP Basic. The answer itself is built by
-//! `crate::routes` from the token's standing.
+//! the introspection route from the token's standing.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};

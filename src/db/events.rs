@@ -1,6 +1,6 @@
 //! The change feed (`auth_events`): storage code that changes something an
 //! instance may cache publishes an event in the same transaction, and every
-//! instance reads the feed in order (`crate::sessions::sync`).
+//! instance reads the feed in order (the session service's sync).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

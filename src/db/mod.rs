@@ -234,3 +234,6 @@ impl Database {
         .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 }
+
+#[cfg(test)]
+mod tests;

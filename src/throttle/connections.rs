@@ -4,8 +4,8 @@
 //! connections are answered 429 and closed, so one address cannot exhaust
 //! what every other client needs. Trusted proxies are not capped: behind them
 //! every client shares the proxy's address. The total is actix's
-//! `max_connections`; slow bodies are cut off by the read deadline in
-//! `crate::routes::input`.
+//! `max_connections`; slow bodies are cut off by the routes' body read
+//! deadline (`server.body_timeout_ms`).
 
 use std::any::Any;
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! checked ([`verify`]), with a cache of tokens already verified
 //! ([`cache`]) and the keys ([`keys`]). The service knows nothing of
 //! sessions' state or of storage: whether a valid token is still live is
-//! `crate::sessions`' question.
+//! the session service's question.
 
 pub mod algorithms;
 pub mod cache;

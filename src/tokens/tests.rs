@@ -6,14 +6,24 @@ use chrono::Utc;
 use jsonwebtoken::Algorithm;
 
 use super::*;
-use crate::settings::Settings;
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+/// Simple JWT's defaults: five minutes, a day, no issuer or audience.
 fn service() -> TokenService {
-    let settings = Settings::defaults();
+    let rules = TokenRules {
+        access_lifetime: chrono::Duration::minutes(5),
+        refresh_lifetime: chrono::Duration::days(1),
+        issuer: None,
+        audience: None,
+        leeway_seconds: 0,
+        user_id_claim: "user_id".to_owned(),
+        token_type_claim: "token_type".to_owned(),
+        jti_claim: "jti".to_owned(),
+        verified_cache_capacity: 1000,
+    };
     let keys = KeySet::hmac(SECRET, Algorithm::HS256, None).expect("keys");
-    TokenService::new(settings.jwt.token_rules(), keys)
+    TokenService::new(rules, keys)
 }
 
 fn sign(header: &str, payload: &str) -> String {

@@ -43,7 +43,7 @@ pub(super) fn validation(rules: &TokenRules, algorithm: Algorithm) -> Validation
 
 impl TokenService {
     /// Checks a token's header, signature and claims; the caller checks the
-    /// type it expects and the token's standing (`crate::sessions`). A token
+    /// type it expects and the token's standing (the session service). A token
     /// seen before is answered from the cache, its expiry checked again.
     pub fn decode(&self, raw: &str) -> Result<Arc<ValidatedToken>, TokenError> {
         if raw.len() > MAX_TOKEN_BYTES {

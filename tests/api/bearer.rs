@@ -101,10 +101,8 @@ async fn the_user_behind_the_token_must_exist_and_be_active() {
     let bob = app.create_user("bob", "pw").await;
     let alice_pair = app.obtain_pair(&alice).await;
     let bob_pair = app.obtain_pair(&bob).await;
-    app.with_db(|conn| latchkey::db::users::set_active(conn, "alice", false).expect("update"))
-        .await;
-    app.with_db(|conn| latchkey::db::users::delete(conn, "bob").expect("delete"))
-        .await;
+    app.deactivate("alice").await;
+    app.delete_user("bob").await;
     let t = now();
 
     assert_response(
@@ -142,8 +140,7 @@ async fn a_change_made_elsewhere_is_enforced_within_the_sync_interval() {
     assert_eq!(app.me(&pair.access).await.status(), 200);
 
     // As another instance or the CLI would: straight to the database.
-    app.with_db(|conn| latchkey::db::users::set_active(conn, "alice", false).expect("update"))
-        .await;
+    app.deactivate("alice").await;
 
     let started = std::time::Instant::now();
     let interval = app.state.settings.cache.sync_interval();

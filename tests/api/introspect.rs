@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, claims_of, now, sign, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, claims_of, now, sign, spawn_app, spawn_app_with, within_sync_interval,
+};
 
 const CLIENT: &str = "gateway";
 const CLIENT_SECRET: &str = "gateway-secret-of-at-least-32-characters";
@@ -202,9 +204,8 @@ async fn revoked_expired_and_foreign_tokens_are_inactive() {
 
     let live = app.obtain_pair(&user).await;
     assert_eq!(introspect(&app, &live.access).await["active"], true);
-    app.with_db(|conn| latchkey::db::users::set_active(conn, "alice", false).expect("deactivated"))
-        .await;
-    crate::sessions::within_sync_interval(&app, || async {
+    app.deactivate("alice").await;
+    within_sync_interval(&app, || async {
         introspect(&app, &live.access).await == json!({"active": false})
     })
     .await;

@@ -13,7 +13,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, TestKey, assert_response, now, sign_with, sign_with_key, spawn_app_with, token_error,
+    TestApp, TestKey, assert_response, now, sign_with, sign_with_key, sign_with_pem,
+    spawn_app_with, token_error,
 };
 
 /// Refused as `Token is invalid` by verify and refresh, and as a Bearer
@@ -59,15 +60,12 @@ fn unsigned(header: &Value, claims: &Value) -> String {
 
 /// A key the attacker controls, and a token signed with it.
 fn attacker_token(attacker: &TestKey, header: &Value) -> String {
-    let key = jsonwebtoken::EncodingKey::from_ed_pem(attacker.private_pem.as_bytes()).expect("key");
-    let message = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims("access").to_string())
-    );
-    let signature =
-        jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::EdDSA).expect("signed");
-    format!("{message}.{signature}")
+    sign_with_pem(
+        &attacker.private_pem,
+        Algorithm::EdDSA,
+        header,
+        &claims("access"),
+    )
 }
 
 async fn app_with_public_keys() -> (TestApp, TestKey, TestKey) {
@@ -260,16 +258,13 @@ async fn a_header_with_the_signing_keys_own_fields_plus_crit_is_refused() {
     let app = spawn_app_with(move |s| sign_with_key(s, &key_, &[])).await;
     // The claims name user 1: verify refuses tokens of users that are gone.
     app.create_user("alice", "pw").await;
-    let encoding = jsonwebtoken::EncodingKey::from_ed_pem(key.private_pem.as_bytes()).expect("key");
     let sign = |header: &Value| {
-        let message = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims("access").to_string())
-        );
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &encoding, Algorithm::EdDSA)
-            .expect("signed");
-        format!("{message}.{signature}")
+        sign_with_pem(
+            &key.private_pem,
+            Algorithm::EdDSA,
+            header,
+            &claims("access"),
+        )
     };
     let valid = sign(&json!({"alg": "EdDSA", "kid": key.kid, "typ": "JWT"}));
     assert_response(app.verify(&valid).await, 200, json!({})).await;

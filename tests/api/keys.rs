@@ -5,10 +5,9 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, TestKey, assert_response, claims_of, header_of, sign_with_key, spawn_app_with,
-    token_error,
+    TestApp, TestKey, assert_response, claims_of, header_of, pyjwt_verify, sign_with_key,
+    spawn_app_with, token_error,
 };
-use crate::verifiers::pyjwt_verify;
 
 async fn get(app: &TestApp, path: &str) -> reqwest::Response {
     app.client

@@ -17,5 +17,4 @@ mod schema;
 mod security;
 mod sessions;
 mod throttle;
-mod verifiers;
 mod verify;

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    SECRET, assert_response, claims_of, now, sign, sign_with, spawn_app, spawn_app_with,
-    token_error,
+    SECRET, assert_response, base64_url, claims_of, now, sign, sign_with, spawn_app,
+    spawn_app_with, token_error,
 };
 
 #[tokio::test]
@@ -133,11 +133,6 @@ async fn tokens_of_the_wrong_kind_or_shape_are_refused_with_simple_jwts_words() 
     }
 }
 
-fn base64_url(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-}
-
 #[tokio::test]
 async fn deactivated_deleted_or_unrecognizable_users_have_no_active_account() {
     let app = spawn_app().await;
@@ -145,10 +140,8 @@ async fn deactivated_deleted_or_unrecognizable_users_have_no_active_account() {
     let bob = app.create_user("bob", "pw").await;
     let alice_pair = app.obtain_pair(&alice).await;
     let bob_pair = app.obtain_pair(&bob).await;
-    app.with_db(|conn| latchkey::db::users::set_active(conn, "alice", false).expect("update"))
-        .await;
-    app.with_db(|conn| latchkey::db::users::delete(conn, "bob").expect("delete"))
-        .await;
+    app.deactivate("alice").await;
+    app.delete_user("bob").await;
     let t = now();
     let no_account = json!({ "detail": "No active account found for the given token." });
 
@@ -172,8 +165,7 @@ async fn deactivated_deleted_or_unrecognizable_users_have_no_active_account() {
     }
 
     // Deactivation ended alice's sessions: reactivated, she logs in afresh.
-    app.with_db(|conn| latchkey::db::users::set_active(conn, "alice", true).expect("update"))
-        .await;
+    app.activate("alice").await;
     assert_response(
         app.refresh(&alice_pair.refresh).await,
         401,
@@ -181,42 +173,6 @@ async fn deactivated_deleted_or_unrecognizable_users_have_no_active_account() {
     )
     .await;
     assert_eq!(app.obtain("alice", "pw").await.status(), 200);
-}
-
-/// Concurrent requests read the clock in one order and reach the database in
-/// another: a loser's `now` can be earlier than the winner's `rotated_at`.
-/// Without a grace window that is still reuse, never a replay of the child.
-#[tokio::test]
-async fn without_grace_a_loser_whose_clock_read_came_first_is_still_reuse() {
-    use latchkey::db::refresh_tokens::{self, Refresh, Refreshed};
-    let app = spawn_app_with(|s| s.sessions.reuse_grace_seconds = 0).await;
-    let user = app.create_user("alice", "pw").await;
-    let pair = app.obtain_pair(&user).await;
-    assert_eq!(app.refresh(&pair.refresh).await.status(), 200);
-
-    let parent_jti = claims_of(&pair.refresh)["jti"]
-        .as_str()
-        .expect("jti")
-        .to_owned();
-    let earlier = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(2);
-    let outcome = app
-        .with_db(move |conn| {
-            let request = Refresh {
-                parent_jti,
-                claimed_user: Some(user.id),
-                child: None,
-                retire_parent: true,
-                require_active_user: true,
-                adopt: None,
-                grace: chrono::Duration::zero(),
-            };
-            refresh_tokens::refresh(conn, &request, earlier).expect("refresh")
-        })
-        .await;
-    assert!(
-        matches!(outcome, Refreshed::ReuseDetected { .. }),
-        "{outcome:?}"
-    );
 }
 
 #[tokio::test]

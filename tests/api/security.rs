@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::helpers::{
     TestApp, TestUser, assert_response, claims_of, now, sign, spawn_app, spawn_app_with,
+    within_sync_interval,
 };
 
 // Finding 10: RFC gaps.
@@ -333,10 +334,7 @@ async fn finding_4_tokens_of_no_session_die_with_a_password_change_or_deactivati
         assert_eq!(app.me(&access).await.status(), 200, "{name}");
 
         app.with_db(change).await;
-        crate::sessions::within_sync_interval(&app, || async {
-            app.me(&access).await.status() == 401
-        })
-        .await;
+        within_sync_interval(&app, || async { app.me(&access).await.status() == 401 }).await;
         assert_void(&app, &refresh, &access).await;
     }
 }
@@ -422,9 +420,8 @@ async fn finding_9_deleting_a_user_ends_their_access_tokens_everywhere() {
     assert_eq!(app.verify(&pair.access).await.status(), 200);
     assert_eq!(app.verify(&sessionless).await.status(), 200);
 
-    app.with_db(|conn| users::delete(conn, "alice").expect("deleted"))
-        .await;
-    crate::sessions::within_sync_interval(&app, || async {
+    app.delete_user("alice").await;
+    within_sync_interval(&app, || async {
         app.verify(&pair.access).await.status() == 401
     })
     .await;
@@ -663,7 +660,7 @@ async fn finding_5_one_address_cannot_hold_more_than_its_connections() {
         held.push(connect(&app).await);
     }
     let peer = std::net::IpAddr::from([127, 0, 0, 1]);
-    crate::sessions::within_sync_interval(&app, || async {
+    within_sync_interval(&app, || async {
         app.state.connections.open_from(peer) == 3
     })
     .await;
@@ -682,7 +679,7 @@ async fn finding_5_one_address_cannot_hold_more_than_its_connections() {
 
     // Closing one frees its slot.
     held.pop();
-    crate::sessions::within_sync_interval(&app, || async {
+    within_sync_interval(&app, || async {
         app.state.connections.open_from(peer) == 2
     })
     .await;

@@ -1,4 +1,4 @@
-//! Sessions (token families): reuse detection, the grace window, logout,
+//! Sessions: reuse detection, the grace window, logout,
 //! logout everywhere, the sessions list, and revocation seen by another instance.
 
 use std::time::{Duration, Instant};
@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Pair, TestApp, assert_response, claims_of, spawn_app, spawn_app_with, token_error,
+    assert_response, claims_of, spawn_app, spawn_app_with, token_error, within_sync_interval,
 };
 
 fn blacklisted_bearer() -> Value {
@@ -17,38 +17,13 @@ fn blacklisted_bearer() -> Value {
     })
 }
 
-async fn refreshed(app: &TestApp, refresh: &str) -> Pair {
-    let response = app.refresh(refresh).await;
-    assert_eq!(response.status(), 200, "refresh should succeed");
-    let body: Value = response.json().await.expect("json");
-    Pair {
-        access: body["access"].as_str().expect("access").to_owned(),
-        refresh: body["refresh"].as_str().expect("refresh").to_owned(),
-    }
-}
-
-/// Waits (up to a few sync intervals) until `check` holds: the bound within
-/// which a revocation made elsewhere must be enforced.
-pub async fn within_sync_interval<F, Fut>(app: &TestApp, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let bound = app.state.settings.cache.sync_interval() * 5;
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < bound, "not enforced within {bound:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_replayed_rotated_out_token_ends_its_whole_session_and_only_it() {
     let app = spawn_app_with(|s| s.sessions.reuse_grace_seconds = 0).await;
     let user = app.create_user("alice", "pw").await;
     let phone = app.obtain_pair(&user).await;
     let laptop = app.obtain_pair(&user).await;
-    let newest = refreshed(&app, &phone.refresh).await;
+    let newest = app.refresh_pair(&phone.refresh).await;
 
     // The old token comes back: stolen, or a client gone wrong.
     assert_response(
@@ -79,7 +54,7 @@ async fn a_replayed_rotated_out_token_ends_its_whole_session_and_only_it() {
     .await;
     // The other login of the same user is untouched.
     assert_eq!(app.me(&laptop.access).await.status(), 200);
-    refreshed(&app, &laptop.refresh).await;
+    app.refresh_pair(&laptop.refresh).await;
 }
 
 #[tokio::test]
@@ -91,9 +66,9 @@ async fn a_retry_within_the_grace_window_gets_the_same_child_again() {
     );
     let user = app.create_user("alice", "pw").await;
     let pair = app.obtain_pair(&user).await;
-    let first = refreshed(&app, &pair.refresh).await;
+    let first = app.refresh_pair(&pair.refresh).await;
 
-    let retry = refreshed(&app, &pair.refresh).await;
+    let retry = app.refresh_pair(&pair.refresh).await;
 
     assert_eq!(
         retry.refresh, first.refresh,
@@ -111,7 +86,7 @@ async fn a_retry_within_the_grace_window_gets_the_same_child_again() {
     )
     .await;
     assert_response(app.verify(&first.refresh).await, 200, json!({})).await;
-    let next = refreshed(&app, &first.refresh).await;
+    let next = app.refresh_pair(&first.refresh).await;
     // Once the child is used, the parent coming back is reuse, grace or not.
     assert_response(
         app.refresh(&pair.refresh).await,
@@ -144,7 +119,7 @@ async fn twenty_concurrent_refreshes_all_name_the_same_child_within_the_grace_wi
     }
     assert_eq!(children.len(), 1, "one child for all: {children:?}");
     let child = children.into_iter().next().expect("one");
-    refreshed(&app, &child).await;
+    app.refresh_pair(&child).await;
 }
 
 #[tokio::test]
@@ -232,18 +207,9 @@ async fn a_password_change_or_deactivation_elsewhere_ends_every_session() {
     let bobs = app.obtain_pair(&bob).await;
 
     // As the CLI does it, from another process: through the database.
-    let hash = app
-        .state
-        .hasher
-        .hash(&latchkey::passwords::Password::new("new pw".to_owned()));
-    app.with_db(move |conn| {
-        latchkey::db::users::set_password(conn, "alice", &hash).expect("update")
-    })
-    .await;
-    app.with_db(|conn| latchkey::db::users::set_active(conn, "bob", false).expect("update"))
-        .await;
-    app.with_db(|conn| latchkey::db::users::set_active(conn, "bob", true).expect("update"))
-        .await;
+    app.set_password("alice", "new pw").await;
+    app.deactivate("bob").await;
+    app.activate("bob").await;
 
     within_sync_interval(&app, || async {
         app.me(&alices.access).await.status() == 401
@@ -286,7 +252,7 @@ async fn rotation_never_extends_a_session_past_its_absolute_end() {
     })
     .await;
 
-    let next = refreshed(&app, &pair.refresh).await;
+    let next = app.refresh_pair(&pair.refresh).await;
 
     assert_eq!(claims_of(&next.refresh)["exp"], end.and_utc().timestamp());
     let family = sid.clone();

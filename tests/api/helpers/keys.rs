@@ -1,6 +1,6 @@
-//! Third-party tools the tests check latchkey with, provisioned by the tests
-//! themselves on first use so that `cargo test` needs nothing installed by
-//! hand: PyJWT (a JWT library we did not write) in a virtualenv under
+//! Keys a test generates and configures, and the third-party tools the
+//! tests check keys and tokens with, provisioned by the tests themselves on
+//! first use so that `cargo test` needs nothing installed by hand: PyJWT (a JWT library we did not write) in a virtualenv under
 //! `target/`, from the pinned `tests/verifiers/requirements.txt`, reused
 //! while that file is unchanged; and `openssl`, which the machine provides.
 //! Nothing is skipped: a tool that cannot be had fails the test with one line
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use latchkey::settings::{KeySettings, Settings};
 use serde_json::Value;
 
 const REQUIREMENTS: &str = concat!(
@@ -190,4 +191,53 @@ pub fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout
+}
+
+/// A generated private key, with what configures it.
+#[derive(Clone)]
+pub struct TestKey {
+    pub kid: String,
+    pub algorithm: &'static str,
+    pub private_pem: String,
+}
+
+impl TestKey {
+    pub fn generate(algorithm: &'static str) -> Self {
+        let parsed = latchkey::tokens::parse_algorithm(algorithm).expect("known algorithm");
+        let key = latchkey::tokens::keys::generate(parsed).expect("key generated");
+        Self {
+            kid: key.kid,
+            algorithm,
+            private_pem: key.pem,
+        }
+    }
+
+    /// The `jwt.keys` entry holding the private key.
+    pub fn private(&self) -> KeySettings {
+        KeySettings {
+            kid: self.kid.clone(),
+            algorithm: latchkey::tokens::parse_algorithm(self.algorithm).expect("known algorithm"),
+            file: String::new(),
+            pem: self.private_pem.clone(),
+            secret: String::new(),
+        }
+    }
+
+    /// The `jwt.keys` entry holding only the public key (verify only).
+    pub fn public(&self) -> KeySettings {
+        let public = openssl(&["pkey", "-pubout"], self.private_pem.as_bytes());
+        KeySettings {
+            pem: String::from_utf8(public).expect("PEM text"),
+            ..self.private()
+        }
+    }
+}
+
+/// Settings signing with `signer` alone, without the shared secret.
+pub fn sign_with_key(settings: &mut Settings, signer: &TestKey, others: &[KeySettings]) {
+    settings.jwt.signing_key.clear();
+    settings.jwt.signing_kid = signer.kid.clone();
+    settings.jwt.keys = std::iter::once(signer.private())
+        .chain(others.iter().cloned())
+        .collect();
 }

@@ -1,18 +1,20 @@
-//! `spawn_app()`: a real latchkey on port 0 with its own database, SQLite by
-//! default or a fresh PostgreSQL schema when `TEST_DATABASE_URL` is set; both
-//! are removed when the test ends.
+//! `spawn_app()`: a real latchkey on port 0 with its own database
+//! (`super::database`), and typed helpers to speak HTTP to it and to change
+//! its users as an operator would.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use diesel::{Connection, RunQueryDsl};
+use std::time::{Duration, Instant};
+
 use latchkey::db::users;
 use latchkey::passwords::Password;
-use latchkey::settings::{KeySettings, Settings};
+use latchkey::settings::Settings;
 use latchkey::startup::Application;
 use latchkey::state::AppState;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
 
+use super::database::TestDatabase;
+
+/// The shared secret every test app signs with, unless a test configures keys.
 pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
 pub struct TestApp {
@@ -127,6 +129,44 @@ impl TestApp {
         .await
     }
 
+    /// Deactivates the user, as `latchkey users deactivate` does: every
+    /// session of theirs ends.
+    pub async fn deactivate(&self, username: &str) {
+        self.set_active(username, false).await;
+    }
+
+    pub async fn activate(&self, username: &str) {
+        self.set_active(username, true).await;
+    }
+
+    async fn set_active(&self, username: &str, active: bool) {
+        let name = username.to_owned();
+        let existed = self
+            .with_db(move |conn| users::set_active(conn, &name, active).expect("updated"))
+            .await;
+        assert!(existed, "no user {username:?}");
+    }
+
+    /// Deletes the user, as `latchkey users delete` does.
+    pub async fn delete_user(&self, username: &str) {
+        let name = username.to_owned();
+        let existed = self
+            .with_db(move |conn| users::delete(conn, &name).expect("deleted"))
+            .await;
+        assert!(existed, "no user {username:?}");
+    }
+
+    /// Changes the user's password, as `latchkey users set-password` does:
+    /// every session of theirs ends.
+    pub async fn set_password(&self, username: &str, password: &str) {
+        let hash = self.state.hasher.hash(&Password::new(password.to_owned()));
+        let name = username.to_owned();
+        let existed = self
+            .with_db(move |conn| users::set_password(conn, &name, &hash).expect("changed"))
+            .await;
+        assert!(existed, "no user {username:?}");
+    }
+
     pub async fn logout_all(&self, access: &str) -> reqwest::Response {
         self.client
             .post(self.url("/api/token/logout-all/"))
@@ -192,6 +232,17 @@ impl TestApp {
             .await
     }
 
+    /// Refreshes `refresh`, which must succeed, for the rotated pair.
+    pub async fn refresh_pair(&self, refresh: &str) -> Pair {
+        let response = self.refresh(refresh).await;
+        assert_eq!(response.status(), 200, "refresh should succeed");
+        let body: Value = response.json().await.expect("json");
+        Pair {
+            access: body["access"].as_str().expect("access").to_owned(),
+            refresh: body["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
     pub async fn verify(&self, token: &str) -> reqwest::Response {
         self.post_json("/api/token/verify/", &json!({ "token": token }))
             .await
@@ -242,153 +293,21 @@ pub async fn assert_response(response: reqwest::Response, status: u16, body: Val
     }
 }
 
+/// Waits (up to a few sync intervals) until `check` holds: the bound within
+/// which a revocation made elsewhere must be enforced.
+pub async fn within_sync_interval<F, Fut>(app: &TestApp, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let bound = app.state.settings.cache.sync_interval() * 5;
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < bound, "not enforced within {bound:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 pub fn token_error(detail: &str) -> Value {
     json!({ "detail": detail, "code": "token_not_valid" })
-}
-
-/// Signs arbitrary header and claims with `secret`, for forged and legacy tokens.
-pub fn sign_with(
-    secret: &[u8],
-    algorithm: jsonwebtoken::Algorithm,
-    header: &Value,
-    claims: &Value,
-) -> String {
-    let message = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let key = jsonwebtoken::EncodingKey::from_secret(secret);
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, algorithm).expect("signs");
-    format!("{message}.{signature}")
-}
-
-/// A token signed with the test app's secret.
-pub fn sign(claims: &Value) -> String {
-    sign_with(
-        SECRET.as_bytes(),
-        jsonwebtoken::Algorithm::HS256,
-        &json!({"alg": "HS256", "typ": "JWT"}),
-        claims,
-    )
-}
-
-/// A generated private key, with what configures it.
-#[derive(Clone)]
-pub struct TestKey {
-    pub kid: String,
-    pub algorithm: &'static str,
-    pub private_pem: String,
-}
-
-impl TestKey {
-    pub fn generate(algorithm: &'static str) -> Self {
-        let parsed = latchkey::tokens::parse_algorithm(algorithm).expect("known algorithm");
-        let key = latchkey::tokens::keys::generate(parsed).expect("key generated");
-        Self {
-            kid: key.kid,
-            algorithm,
-            private_pem: key.pem,
-        }
-    }
-
-    /// The `jwt.keys` entry holding the private key.
-    pub fn private(&self) -> KeySettings {
-        KeySettings {
-            kid: self.kid.clone(),
-            algorithm: latchkey::tokens::parse_algorithm(self.algorithm).expect("known algorithm"),
-            file: String::new(),
-            pem: self.private_pem.clone(),
-            secret: String::new(),
-        }
-    }
-
-    /// The `jwt.keys` entry holding only the public key (verify only).
-    pub fn public(&self) -> KeySettings {
-        let public = crate::verifiers::openssl(&["pkey", "-pubout"], self.private_pem.as_bytes());
-        KeySettings {
-            pem: String::from_utf8(public).expect("PEM text"),
-            ..self.private()
-        }
-    }
-}
-
-/// Settings signing with `signer` alone, without the shared secret.
-pub fn sign_with_key(settings: &mut Settings, signer: &TestKey, others: &[KeySettings]) {
-    settings.jwt.signing_key.clear();
-    settings.jwt.signing_kid = signer.kid.clone();
-    settings.jwt.keys = std::iter::once(signer.private())
-        .chain(others.iter().cloned())
-        .collect();
-}
-
-/// The decoded JOSE header of a token.
-pub fn header_of(token: &str) -> Value {
-    let header = token.split('.').next().expect("three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("json")
-}
-
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// The claims of a token, unverified.
-pub fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
-}
-
-/// A fresh database for one test, dropped with it.
-pub struct TestDatabase {
-    pub url: String,
-    postgres: Option<(String, String)>,
-}
-
-impl TestDatabase {
-    pub fn create(dir: &std::path::Path) -> Self {
-        match std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
-            None => Self {
-                url: format!("sqlite://{}", dir.join("test.sqlite3").display()),
-                postgres: None,
-            },
-            Some(base) => {
-                // Test databases are local: no TLS unless the URL asks for it.
-                // libpq's OpenSSL state is torn down at process exit while
-                // the pools of finished tests still hold TLS connections,
-                // which crashed the test process (SIGSEGV in libcrypto) after
-                // every test had passed.
-                let base = if base.contains("sslmode=") {
-                    base
-                } else {
-                    let separator = if base.contains('?') { '&' } else { '?' };
-                    format!("{base}{separator}sslmode=disable")
-                };
-                let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin =
-                    diesel::PgConnection::establish(&base).expect("TEST_DATABASE_URL reachable");
-                diesel::sql_query(format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut admin)
-                    .expect("schema created");
-                let separator = if base.contains('?') { '&' } else { '?' };
-                Self {
-                    url: format!("{base}{separator}options=-csearch_path%3D{schema}"),
-                    postgres: Some((base, schema)),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = &self.postgres
-            && let Ok(mut admin) = diesel::PgConnection::establish(base)
-        {
-            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&mut admin);
-        }
-    }
 }

@@ -1,0 +1,126 @@
+//! Storage-level tests, each on a database of its own: a SQLite file, or a
+//! fresh schema of `TEST_DATABASE_URL` (PostgreSQL) when it is set, dropped
+//! at the end.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::{Connection, RunQueryDsl};
+
+use super::refresh_tokens::{self, NewRefreshToken, Refresh, Refreshed};
+use super::sessions::{self, NewSession};
+use super::{Pool, build_pool, run_migrations, users};
+use crate::tokens::Stamp;
+
+struct TestDb {
+    pool: Pool,
+    /// The PostgreSQL base URL and schema to drop.
+    schema: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, schema) = match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        {
+            None => (
+                format!("sqlite://{}", dir.path().join("db.sqlite3").display()),
+                None,
+            ),
+            Some(base) => {
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let base = if base.contains("sslmode=") {
+                    base
+                } else {
+                    format!("{base}{separator}sslmode=disable")
+                };
+                let schema = format!("unit_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = diesel::PgConnection::establish(&base).expect("PostgreSQL");
+                diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut admin)
+                    .expect("schema");
+                (
+                    format!("{base}&options=-csearch_path%3D{schema}"),
+                    Some((base, schema)),
+                )
+            }
+        };
+        let pool = build_pool(&url, 2, Duration::from_secs(5)).expect("pool");
+        run_migrations(&mut pool.get().expect("connection")).expect("migrated");
+        Self {
+            pool,
+            schema,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.schema
+            && let Ok(mut admin) = diesel::PgConnection::establish(base)
+        {
+            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+fn stamp(jti: &str, issued_at: NaiveDateTime) -> Stamp {
+    Stamp {
+        jti: jti.to_owned(),
+        issued_at,
+        expires_at: issued_at + chrono::Duration::days(1),
+    }
+}
+
+/// Concurrent requests read the clock in one order and reach the database in
+/// another: a loser's `now` can be earlier than the winner's `rotated_at`.
+/// Without a grace window that is still reuse, never a replay of the child.
+#[test]
+fn without_grace_a_loser_whose_clock_read_came_first_is_still_reuse() {
+    let db = TestDb::new();
+    let conn = &mut *db.pool.get().expect("connection");
+    let now = chrono::Utc::now().naive_utc();
+    let user = users::create(conn, "alice", "!", true, now).expect("user");
+    sessions::create(
+        conn,
+        &NewSession {
+            id: "s1".to_owned(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + chrono::Duration::days(14),
+            client_ip: None,
+            user_agent: None,
+        },
+    )
+    .expect("session");
+    refresh_tokens::record(
+        conn,
+        &NewRefreshToken::new(&stamp("parent", now), user.id, "s1", None),
+    )
+    .expect("parent");
+    let request = |child: Option<Stamp>| Refresh {
+        parent_jti: "parent".to_owned(),
+        claimed_user: Some(user.id),
+        child,
+        retire_parent: true,
+        require_active_user: true,
+        adopt: None,
+        grace: chrono::Duration::zero(),
+    };
+    let winner =
+        refresh_tokens::refresh(conn, &request(Some(stamp("child", now))), now).expect("refresh");
+    assert!(matches!(winner, Refreshed::Rotated { .. }), "{winner:?}");
+
+    let earlier = now - chrono::Duration::seconds(2);
+    let outcome = refresh_tokens::refresh(conn, &request(None), earlier).expect("refresh");
+    assert!(
+        matches!(outcome, Refreshed::ReuseDetected { .. }),
+        "{outcome:?}"
+    );
+}

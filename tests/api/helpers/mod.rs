@@ -1,0 +1,14 @@
+//! What the integration tests share: the harness (`spawn_app()` and typed
+//! helpers on `TestApp`), forged and legacy tokens, generated keys with the
+//! third-party tools that check them (PyJWT, openssl), and a database per
+//! test. Test files import from here only, never from each other.
+
+mod database;
+mod forge;
+mod harness;
+mod keys;
+
+pub use database::TestDatabase;
+pub use forge::*;
+pub use harness::*;
+pub use keys::*;
