@@ -2,7 +2,7 @@
 //! selects, opening connections, SQLite's pragmas and its one-writer queue,
 //! how a write transaction starts, and how change-feed writes are ordered.
 //! PostgreSQL's batched rotation is the one other backend-specific piece
-//! (`super::rotation_batch`).
+//! (`super::refresh_tokens::batch`).
 
 use std::time::Duration;
 

@@ -1,14 +1,13 @@
 //! Storage: one diesel connection type over PostgreSQL and SQLite, the pool,
 //! migrations, write transactions, and the async bridge that runs every
 //! query on the blocking pool. One file per table ([`users`], [`sessions`],
-//! [`refresh_tokens`], [`events`]); where the backends differ, [`backend`];
-//! PostgreSQL's batched rotation, [`rotation_batch`]. No HTTP types here.
+//! [`refresh_tokens`], [`events`]); where the backends differ, [`backend`]
+//! (and PostgreSQL's batched rotation, `refresh_tokens::batch`). No HTTP
+//! types here.
 
-pub mod adoption;
 pub mod backend;
 pub mod events;
 pub mod refresh_tokens;
-pub mod rotation_batch;
 pub mod schema;
 pub mod sessions;
 pub mod users;

@@ -25,9 +25,9 @@ use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
 
-use crate::db::adoption::Adoption;
+use crate::db::refresh_tokens::Adoption;
+use crate::db::refresh_tokens::batch::RotationBatcher;
 use crate::db::refresh_tokens::{self, Refusal};
-use crate::db::rotation_batch::RotationBatcher;
 use crate::db::sessions::{self as stored_sessions, Reason};
 use crate::db::{self, Backend, Database, DbError, users, write_transaction};
 use crate::passwords::{HashingPool, PasswordHasher};

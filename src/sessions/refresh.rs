@@ -3,7 +3,7 @@
 //! within the grace window, or refuse) before anything is signed, because
 //! the new token's expiry and session come from it. The conditional UPDATE
 //! that claims the parent is in `crate::db::refresh_tokens` (one request)
-//! and `crate::db::rotation_batch` (many at once, on PostgreSQL).
+//! and `crate::db::refresh_tokens::batch` (many at once, on PostgreSQL).
 
 use chrono::Utc;
 

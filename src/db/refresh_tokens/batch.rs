@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::refresh_tokens::{Refresh, Refreshed};
-use super::{DbConnection, DbError, Pool};
+use super::{Refresh, Refreshed};
+use crate::db::{DbConnection, DbError, Pool};
 use crate::tokens::Stamp;
 
 /// Rotations per statement at most.
@@ -48,7 +48,7 @@ impl RotationBatcher {
     /// Rotates `request` in a batch when it is a plain rotation (a child to
     /// record, the parent retired, nothing to adopt). `Ok(None)` when it
     /// claimed nothing or is not a plain rotation: the caller settles it
-    /// with `super::refresh_tokens::refresh` (grace, reuse, refusal).
+    /// with `super::refresh` (grace, reuse, refusal).
     pub async fn try_rotate(&self, request: &Refresh) -> Result<Option<Refreshed>, DbError> {
         let Some(child) = &request.child else {
             return Ok(None);
@@ -98,11 +98,11 @@ struct Recorded {
 }
 
 /// Many default rotations in one statement: each parent is claimed by the
-/// same conditions as `super::refresh_tokens::refresh` (usable, session live,
+/// same conditions as `super::refresh` (usable, session live,
 /// owner allowed), its session touched, and its child recorded, shortened to
 /// the session's end. Returns what was recorded, by child jti; a rotation
 /// whose child is missing claimed nothing and is settled by
-/// `super::refresh_tokens::refresh`.
+/// `super::refresh`.
 fn rotate_many(
     conn: &mut diesel::PgConnection,
     rotations: &[Rotation],

@@ -1,79 +1,17 @@
-//! The refresh-token allow-list: where a refresh token is rotated. Every
-//! refresh token belongs to a session (one login, `super::sessions`). Using
-//! a token is one conditional `UPDATE` whose row count decides the outcome,
-//! so of two requests presenting the same token at once exactly one claims
-//! it; presenting a token that was already rotated out, after the grace
-//! window, ends its whole session (RFC 9700 §4.14). Rotations batched on
-//! PostgreSQL claim by the same conditions (`super::rotation_batch`).
+//! Rotation: using a refresh token once. The conditional `UPDATE` that
+//! claims the parent decides the winner of any race; a token that cannot be
+//! claimed is classified, and a rotated-out one presented again after the
+//! grace window ends its session (RFC 9700 §4.14).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::adoption::{Adoption, adopt_if_unknown};
-use super::schema::{refresh_tokens, token_families, users};
-use super::sessions::{self, Reason};
-use super::{DbConnection, write_transaction};
+use super::{NewRefreshToken, Refusal, load, owner_allowed, record};
+use crate::db::schema::{refresh_tokens, token_families, users};
+use crate::db::sessions::{self, Reason};
+use crate::db::{DbConnection, write_transaction};
 use crate::tokens::Stamp;
-
-/// What is recorded of an issued refresh token: never the token text.
-#[derive(Clone, Debug, Insertable)]
-#[diesel(table_name = refresh_tokens)]
-pub struct NewRefreshToken {
-    pub jti: String,
-    pub user_id: i64,
-    #[diesel(column_name = family_id)]
-    pub session_id: String,
-    pub parent_jti: Option<String>,
-    pub issued_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-}
-
-impl NewRefreshToken {
-    /// The record of the token `stamp` stands for.
-    pub fn new(stamp: &Stamp, user_id: i64, session_id: &str, parent_jti: Option<&str>) -> Self {
-        Self {
-            jti: stamp.jti.clone(),
-            user_id,
-            session_id: session_id.to_owned(),
-            parent_jti: parent_jti.map(str::to_owned),
-            issued_at: stamp.issued_at,
-            expires_at: stamp.expires_at,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = refresh_tokens)]
-pub(super) struct StoredToken {
-    user_id: i64,
-    #[diesel(column_name = family_id)]
-    session_id: String,
-    issued_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    rotated_at: Option<NaiveDateTime>,
-    replaced_by: Option<String>,
-    blacklisted_at: Option<NaiveDateTime>,
-}
-
-/// Why a presented refresh token cannot be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// Never issued here (or its user was deleted with it).
-    Unknown,
-    /// Rotated out, blacklisted, or its session ended.
-    Blacklisted,
-    /// Its session reached the absolute session lifetime.
-    SessionExpired,
-    /// The token is fine but its user is gone or inactive.
-    NoActiveUser,
-}
-
-/// A refresh token's state as the verify endpoint reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Usable,
-    Blacklisted,
-}
 
 /// A refresh request against the store.
 #[derive(Clone, Debug)]
@@ -115,38 +53,6 @@ pub enum Refreshed {
         session_id: String,
     },
     Refused(Refusal),
-}
-
-pub fn record(conn: &mut DbConnection, token: &NewRefreshToken) -> QueryResult<()> {
-    diesel::insert_into(refresh_tokens::table)
-        .values(token)
-        .execute(conn)
-        .map(drop)
-}
-
-/// The token's standing: blacklisted when it, or its session, is retired.
-pub fn status(conn: &mut DbConnection, jti: &str) -> QueryResult<Option<Status>> {
-    let row: Option<(
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-    )> = refresh_tokens::table
-        .inner_join(token_families::table)
-        .filter(refresh_tokens::jti.eq(jti))
-        .select((
-            refresh_tokens::rotated_at,
-            refresh_tokens::blacklisted_at,
-            token_families::revoked_at,
-        ))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(rotated, blacklisted, revoked)| {
-        if rotated.is_some() || blacklisted.is_some() || revoked.is_some() {
-            Status::Blacklisted
-        } else {
-            Status::Usable
-        }
-    }))
 }
 
 /// Uses a refresh token, in one transaction whose first write is the
@@ -291,114 +197,16 @@ fn classify_unclaimed(
     })
 }
 
-/// What a logout did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Logout {
-    /// The session this logout ended, if it was still live.
-    pub ended_session: Option<String>,
-    /// Why the token itself was refused, as Simple JWT would refuse it.
-    pub refusal: Option<Refusal>,
-}
-
-/// Logout: blacklists a usable token and ends its session. A token already
-/// rotated out ends its session too (reuse, or a client logging out with a
-/// stale token: either way the session ends) but is refused, as Simple JWT
-/// refuses it.
-pub fn blacklist(
-    conn: &mut DbConnection,
-    jti: &str,
-    adopt: Option<&Adoption>,
-    now: NaiveDateTime,
-) -> QueryResult<Logout> {
-    write_transaction(conn, |conn| {
-        if let Some(adoption) = adopt
-            && let Some(refusal) = adopt_if_unknown(conn, jti, adoption, false, now)?
-        {
-            return Ok(Logout {
-                ended_session: None,
-                refusal: Some(refusal),
-            });
-        }
-        let updated = diesel::update(
-            refresh_tokens::table
-                .find(jti)
-                .filter(refresh_tokens::rotated_at.is_null())
-                .filter(refresh_tokens::blacklisted_at.is_null()),
-        )
-        .set(refresh_tokens::blacklisted_at.eq(now))
-        .execute(conn)?;
-        let Some((token, session_ended, _)) = load(conn, jti)? else {
-            return Ok(Logout {
-                ended_session: None,
-                refusal: Some(Refusal::Unknown),
-            });
-        };
-        let ended = sessions::end(conn, &token.session_id, Reason::Logout, now)?;
-        let refusal = (updated != 1 || session_ended.is_some()).then_some(Refusal::Blacklisted);
-        Ok(Logout {
-            ended_session: ended.then_some(token.session_id),
-            refusal,
-        })
-    })
-}
-
-pub(super) fn load(
-    conn: &mut DbConnection,
-    jti: &str,
-) -> QueryResult<Option<(StoredToken, Option<NaiveDateTime>, NaiveDateTime)>> {
-    refresh_tokens::table
-        .inner_join(token_families::table)
-        .filter(refresh_tokens::jti.eq(jti))
-        .select((
-            StoredToken::as_select(),
-            token_families::revoked_at,
-            token_families::expires_at,
-        ))
-        .first(conn)
-        .optional()
-}
-
 /// A token we never recorded: if the user it names does not exist, that is
 /// the nearer cause (their rows went with them).
 fn unknown(conn: &mut DbConnection, claimed_user: Option<i64>) -> QueryResult<Refusal> {
     let user_exists = match claimed_user {
-        Some(id) => super::users::find_by_id(conn, id)?.is_some(),
+        Some(id) => crate::db::users::find_by_id(conn, id)?.is_some(),
         None => false,
     };
     Ok(if user_exists {
         Refusal::Unknown
     } else {
         Refusal::NoActiveUser
-    })
-}
-
-pub(super) fn owner_allowed(
-    conn: &mut DbConnection,
-    user_id: i64,
-    require_active: bool,
-) -> QueryResult<bool> {
-    let active: Option<bool> = users::table
-        .find(user_id)
-        .select(users::is_active)
-        .first(conn)
-        .optional()?;
-    Ok(matches!(active, Some(true)) || (active.is_some() && !require_active))
-}
-
-/// Deletes expired tokens, `batch` rows per statement so no statement holds
-/// locks for long; returns how many were deleted.
-pub fn delete_expired(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    batch: i64,
-) -> QueryResult<usize> {
-    super::delete_in_batches(batch, |limit| {
-        let expired: Vec<String> = refresh_tokens::table
-            .filter(refresh_tokens::expires_at.le(now))
-            .select(refresh_tokens::jti)
-            .limit(limit)
-            .load(conn)?;
-        diesel::delete(refresh_tokens::table.filter(refresh_tokens::jti.eq_any(&expired)))
-            .execute(conn)
     })
 }

@@ -6,10 +6,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConnection;
-use super::refresh_tokens::{NewRefreshToken, Refusal, load, owner_allowed, record};
-use super::schema::users;
-use super::sessions;
+use super::{NewRefreshToken, Refusal, load, owner_allowed, record};
+use crate::db::schema::users;
+use crate::db::{DbConnection, sessions};
 
 /// What is known of a validly signed token issued by the system latchkey replaces.
 #[derive(Clone, Debug)]
@@ -37,7 +36,7 @@ pub(super) fn adopt_if_unknown(
     // or logout everywhere either committed before (and its mark is read
     // below) or waits until this session exists (and revokes it). It also
     // queues two first uses of the same token, so the second finds it recorded.
-    super::users::lock(conn, adoption.user_id)?;
+    crate::db::users::lock(conn, adoption.user_id)?;
     if load(conn, jti)?.is_some() {
         return Ok(None);
     }
@@ -49,7 +48,7 @@ pub(super) fn adopt_if_unknown(
         .select(users::tokens_valid_after)
         .first(conn)?;
     // A token from another system belongs to no session here.
-    if super::users::voids(tokens_valid_after, adoption.issued_at, false) {
+    if crate::db::users::voids(tokens_valid_after, adoption.issued_at, false) {
         return Ok(Some(Refusal::Blacklisted));
     }
     let session_id = uuid::Uuid::new_v4().simple().to_string();
