@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Verify and /api/me/ of the current build against an earlier build,
-side by side in one run.
+"""Verify, /api/me/ and refresh of the current build against an earlier
+build, side by side in one run.
 
     python3 bench/compare.py     # BASELINE_REV=8dc5473 TOLERANCE=0.05 ROUNDS=5 DURATION=8
 
@@ -10,10 +10,16 @@ loads into memory, and its bench user has a tokens-valid-after mark (set a
 day ago), so every request goes through both in-memory checks: the
 revoked-session lookup and the user's mark. Each round measures both builds
 back to back, alternating which goes first; the result is the median of the
-per-round ratios, held to TOLERANCE. Needs wrk and psql.
+per-round ratios, held to TOLERANCE. Refresh is measured as in
+bench/run.py: REFRESH_CHAINS clients, each following its own chain of
+rotating refresh tokens. With SEED_BASELINE=1 the baseline gets the same
+revoked sessions and mark (for a change that must not cost anything, such
+as a restructuring); by default only the current build has them (for a
+change that adds those checks). Needs wrk and psql.
 
 Earlier baselines: 770bc70 (before sessions, for the revocation check),
-8dc5473 (before the per-user mark, the default).
+8dc5473 (before the per-user mark, the default), 59eca68 (before the
+sessions service, with SEED_BASELINE=1).
 """
 
 import json
@@ -33,6 +39,8 @@ ROOT = bench.ROOT
 BASELINE_REV = os.environ.get("BASELINE_REV", "8dc5473")
 TOLERANCE = float(os.environ.get("TOLERANCE", "0.05"))
 REVOKED = int(os.environ.get("REVOKED", "10000"))
+SEED_BASELINE = os.environ.get("SEED_BASELINE", "") == "1"
+ENDPOINTS = ("verify", "me", "refresh")
 CONNECTIONS = ["-t", "2", "-c", str(bench.CONNECTIONS)]
 SCRIPT = ["-s", str(ROOT / "bench" / "request.lua")]
 
@@ -79,21 +87,31 @@ def start(binary, database, port, data_dir, seed_sql=None):
 
 
 def access_token(base):
+    return login(base)["access"]
+
+
+def login(base):
     request = urllib.request.Request(
         base + "/api/token/",
         json.dumps({"username": "bench", "password": bench.PASSWORD}).encode(),
         {"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request) as response:
-        return json.load(response)["access"]
+        return json.load(response)
 
 
-def measure_pair(base):
+def measure(base):
     access = access_token(base)
     verify = bench.wrk([*CONNECTIONS, *SCRIPT, f"{base}/api/token/verify/"],
                        {"METHOD": "POST", "BODY": json.dumps({"token": access})})
     me = bench.wrk([*CONNECTIONS, *SCRIPT, f"{base}/api/me/"], {"AUTHORIZATION": f"Bearer {access}"})
-    return verify, me
+    chains = bench.CHAINS
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens") as tokens:
+        tokens.write("\n".join(login(base)["refresh"] for _ in range(chains)) + "\n")
+        tokens.flush()
+        refresh = bench.wrk(["-t", str(chains), "-c", str(chains), "-s", str(ROOT / "bench" / "refresh.lua"),
+                             f"{base}/api/token/refresh/"], {"TOKENS": tokens.name})
+    return {"verify": verify, "me": me, "refresh": refresh}
 
 
 def main():
@@ -111,18 +129,18 @@ def main():
         )
         servers.append(start(ROOT / "target/release/latchkey", "latchkey_bench_current", bench.PORT,
                              f"{workdir}/current", seed))
-        servers.append(start(baseline_binary, "latchkey_bench_baseline", bench.PORT + 1, f"{workdir}/baseline"))
+        servers.append(start(baseline_binary, "latchkey_bench_baseline", bench.PORT + 1, f"{workdir}/baseline",
+                             seed if SEED_BASELINE else None))
         (_, current), (_, baseline) = servers
-        rows = {"current": {"verify": [], "me": []}, "baseline": {"verify": [], "me": []}}
+        rows = {side: {endpoint: [] for endpoint in ENDPOINTS} for side in ("current", "baseline")}
         for round_number in range(1, bench.ROUNDS + 1):
             print(f"round {round_number}/{bench.ROUNDS}", flush=True)
             order = [("current", current), ("baseline", baseline)]
             if round_number % 2 == 0:
                 order.reverse()
             for name, base in order:
-                verify, me = measure_pair(base)
-                rows[name]["verify"].append(verify)
-                rows[name]["me"].append(me)
+                for endpoint, result in measure(base).items():
+                    rows[name][endpoint].append(result)
     finally:
         for server, _ in servers:
             server.terminate()
@@ -135,14 +153,16 @@ def main():
 def report(rows):
     errors = sum(r["errors"] for side in rows.values() for runs in side.values() for r in runs)
     lines = [
-        f"baseline={BASELINE_REV} revoked_sessions={REVOKED} user_mark=set rounds={bench.ROUNDS} "
-        f"duration={bench.DURATION}s connections={bench.CONNECTIONS}; {bench.SETTINGS_NOTE}",
+        f"baseline={BASELINE_REV} revoked_sessions={REVOKED} user_mark=set "
+        f"({'both builds' if SEED_BASELINE else 'current build only'}) rounds={bench.ROUNDS} "
+        f"duration={bench.DURATION}s connections={bench.CONNECTIONS} refresh_chains={bench.CHAINS}; "
+        f"{bench.SETTINGS_NOTE}",
         "",
         f"| endpoint | baseline {BASELINE_REV}, req/s | current, req/s | ratio (median per round) "
         f"| rounds | within {TOLERANCE:.0%} |",
         "|---|---|---|---|---|---|",
     ]
-    for endpoint in ("verify", "me"):
+    for endpoint in ENDPOINTS:
         before = [r["rps"] for r in rows["baseline"][endpoint]]
         after = [r["rps"] for r in rows["current"][endpoint]]
         ratios = [a / b for a, b in zip(after, before)]

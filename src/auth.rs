@@ -11,7 +11,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use std::sync::Arc;
 
 use crate::error::ApiError;
-use crate::sessions::{DirectoryUser, UserStanding};
+use crate::sessions::{Check, DirectoryUser, UserStanding};
 use crate::state::AppState;
 use crate::tokens::{TokenError, TokenType, UserClaim, ValidatedToken};
 
@@ -59,12 +59,12 @@ impl FromRequest for Authenticated {
                 .tokens
                 .decode_as(raw, TokenType::Access)
                 .map_err(ApiError::BearerTokenInvalid)?;
-            let standing = state.sessions.standing(&token).await?;
+            let standing = state.sessions.standing(&token, Check::UserFirst).await?;
             let user = match standing.user {
                 UserStanding::Unnamed(UserClaim::Missing) => {
                     return Err(ApiError::NoUserIdentification);
                 }
-                UserStanding::Unnamed(_) | UserStanding::Missing => {
+                UserStanding::Unnamed(_) | UserStanding::Missing | UserStanding::Unchecked => {
                     return Err(ApiError::UserNotFound);
                 }
                 UserStanding::Found(user) => user,

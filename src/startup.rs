@@ -15,7 +15,7 @@ use crate::db::{self, Database};
 use crate::error::ApiError;
 use crate::passwords::{HashingPool, PasswordHasher};
 use crate::routes::{self, input::BodyLimits};
-use crate::sessions::{SessionParts, SessionPolicy, Sessions};
+use crate::sessions::{SessionParts, SessionPolicy, Sessions, Upkeep};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
@@ -79,17 +79,17 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let keys = KeySet::load(&settings.jwt.key_config(&settings.data_dir))?;
     let tokens = Arc::new(TokenService::new(settings.jwt.token_rules(), keys));
     let throttle = Arc::new(Throttle::new(&settings.throttle.limits()));
-    let hasher = PasswordHasher::new(settings.passwords.iterations);
     let sessions = Sessions::new(SessionParts {
         db: db.clone(),
         tokens: tokens.clone(),
         throttle: throttle.clone(),
-        hasher: hasher.clone(),
+        hasher: PasswordHasher::new(settings.passwords.iterations),
         hashing: Arc::new(HashingPool::start(
             settings.throttle.hash_slots(),
             Duration::from_millis(settings.throttle.hash_wait_ms),
         )?),
         policy: SessionPolicy::from_settings(&settings),
+        upkeep: Upkeep::from_settings(&settings),
         rotation_writers: settings.database.rotation_writers,
     });
     let proxies = Arc::new(settings.throttle.proxies());
@@ -103,7 +103,6 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         sessions: Arc::new(sessions),
         tokens,
         db,
-        hasher,
         settings: Arc::new(settings),
     })
 }

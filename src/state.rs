@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use crate::db::Database;
-use crate::passwords::PasswordHasher;
 use crate::sessions::Sessions;
 use crate::settings::Settings;
 use crate::throttle::Throttle;
@@ -23,7 +22,7 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Open connections per client address.
     pub connections: Arc<ConnectionCounter>,
-    /// The database, for the CLI and tests; requests reach it through `sessions`.
+    /// The app's own pool, for tests that must hold or share it; requests
+    /// reach the database through `sessions` only.
     pub db: Database,
-    pub hasher: PasswordHasher,
 }

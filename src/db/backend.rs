@@ -1,6 +1,7 @@
 //! Where PostgreSQL and SQLite differ, in one place: which backend a URL
-//! selects, opening connections, SQLite's pragmas and its one-writer queue,
-//! how a write transaction starts, and how change-feed writes are ordered.
+//! selects, opening connections and the pool, SQLite's pragmas, file and
+//! one-writer queue, migrations, how a write transaction starts, and how
+//! change-feed writes are ordered.
 //! PostgreSQL's batched rotation is the one other backend-specific piece
 //! (`super::refresh_tokens::batch`).
 
@@ -12,7 +13,15 @@ use diesel::r2d2::{self, CustomizeConnection, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult, RunQueryDsl};
 
-use super::DbConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use std::path::Path;
+
+use super::{DbConnection, Pool};
+
+/// One migrations folder per backend, with the same names and meaning.
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// WAL lets readers proceed during a write; the busy timeout makes writers queue
 /// for the lock instead of failing; foreign keys are off by default in SQLite.
@@ -52,27 +61,75 @@ impl Backend {
     }
 }
 
-/// The path or URI SQLite itself understands for a `sqlite:` URL.
-pub(super) fn sqlite_target(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
+/// A database URL and the backend its scheme selects, parsed once (when the
+/// settings load), so a bad URL is an error rather than a guess across
+/// backends.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: String,
+    backend: Backend,
 }
 
-/// Opens connections for the backend chosen once from the URL, so a bad URL is
-/// an error rather than a guess across backends.
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, UnsupportedScheme> {
+        let url = url.trim();
+        Ok(Self {
+            backend: Backend::from_url(url)?,
+            url: url.to_owned(),
+        })
+    }
+
+    /// The SQLite file at `path`.
+    pub fn sqlite_file(path: &std::path::Path) -> Self {
+        Self {
+            url: format!("sqlite://{}", path.display()),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL as given. It may carry a password: not for logs.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The path or URI SQLite itself understands for a `sqlite:` URL.
+    pub(super) fn sqlite_target(&self) -> &str {
+        self.url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.url.strip_prefix("sqlite:"))
+            .unwrap_or(&self.url)
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = UnsupportedScheme;
+
+    fn from_str(url: &str) -> Result<Self, UnsupportedScheme> {
+        Self::parse(url)
+    }
+}
+
+// The URL may carry a password: print the scheme only.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        write!(f, "DatabaseUrl({scheme}:…)")
+    }
+}
+
+/// Opens connections to one database, on the backend its URL selected.
 #[derive(Debug)]
 pub struct ConnectionManager {
-    url: String,
-    pub(super) backend: Backend,
+    url: DatabaseUrl,
 }
 
 impl ConnectionManager {
-    pub fn new(url: &str) -> Result<Self, UnsupportedScheme> {
-        Ok(Self {
-            url: url.to_owned(),
-            backend: Backend::from_url(url)?,
-        })
+    pub fn new(url: &DatabaseUrl) -> Self {
+        Self { url: url.clone() }
     }
 }
 
@@ -81,10 +138,12 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+        match self.url.backend {
+            Backend::Postgres => {
+                PgConnection::establish(self.url.as_str()).map(DbConnection::Postgres)
+            }
             Backend::Sqlite => {
-                SqliteConnection::establish(sqlite_target(&self.url)).map(DbConnection::Sqlite)
+                SqliteConnection::establish(self.url.sqlite_target()).map(DbConnection::Sqlite)
             }
         }
         .map_err(r2d2::Error::ConnectionError)
@@ -189,6 +248,45 @@ pub(super) fn begin_write(conn: &mut DbConnection) -> QueryResult<Option<SqliteW
     }
 }
 
+/// Builds the pool. For SQLite, creates the file's directory first so the
+/// embedded default works in an empty checkout.
+pub fn build_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
+    let manager = ConnectionManager::new(url);
+    if url.backend() == Backend::Sqlite {
+        let target = url.sqlite_target();
+        let parent = Path::new(target)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty());
+        // The file holds password hashes: owner-only, as are its directory
+        // (when created here) and the -wal/-shm files SQLite makes beside it.
+        if !target.starts_with("file:") && !target.starts_with(":memory:") {
+            if let Some(parent) = parent {
+                crate::private_files::create_dir_all(parent)?;
+            }
+            crate::private_files::ensure_owner_only(Path::new(target))?;
+        }
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        // A ping before every checkout would add a round trip to each request;
+        // broken connections are caught by `has_broken` instead.
+        .test_on_check_out(false)
+        .connection_timeout(timeout)
+        .connection_customizer(Box::new(ConnectionSetup))
+        .build(manager)?;
+    Ok(pool)
+}
+
+/// Applies the pending migrations of the connection's backend; returns how many ran.
+pub(super) fn run_pending_migrations(conn: &mut DbConnection) -> diesel::migration::Result<usize> {
+    let applied = match conn {
+        DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS)?,
+        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS)?,
+    };
+    Ok(applied.len())
+}
+
 /// Makes change-feed ids visible in the order they were allocated: on
 /// PostgreSQL a lock on the feed held until commit (sequences hand out ids
 /// before their transactions commit, in any order); SQLite has one writer
@@ -231,7 +329,7 @@ mod tests {
     #[test]
     fn a_write_transaction_inside_another_fails_at_once_instead_of_waiting_on_itself() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("nested.sqlite3").display());
+        let url = DatabaseUrl::sqlite_file(&dir.path().join("nested.sqlite3"));
         let pool = build_pool(&url, 2, Duration::from_secs(5)).expect("pool");
         let (mut outer, mut inner) = (pool.get().expect("one"), pool.get().expect("two"));
         let nested: QueryResult<QueryResult<()>> = write_transaction(&mut outer, |_| {
@@ -248,8 +346,14 @@ mod tests {
 
     #[test]
     fn sqlite_target_strips_the_scheme() {
-        assert_eq!(sqlite_target("sqlite://data/x.db"), "data/x.db");
-        assert_eq!(sqlite_target("sqlite:///tmp/x.db"), "/tmp/x.db");
-        assert_eq!(sqlite_target("data/x.db"), "data/x.db");
+        let target = |url: &str| {
+            DatabaseUrl::parse(url)
+                .expect("url")
+                .sqlite_target()
+                .to_owned()
+        };
+        assert_eq!(target("sqlite://data/x.db"), "data/x.db");
+        assert_eq!(target("sqlite:///tmp/x.db"), "/tmp/x.db");
+        assert_eq!(target("data/x.db"), "data/x.db");
     }
 }

@@ -1,18 +1,19 @@
-//! Storage: one diesel connection type over PostgreSQL and SQLite, the pool,
-//! migrations, write transactions, and the async bridge that runs every
-//! query on the blocking pool. One file per table ([`users`], [`sessions`],
+//! Storage: one diesel connection type over PostgreSQL and SQLite, write
+//! transactions, and the async bridge that runs every query on the blocking
+//! pool; the pool itself and migrations are in [`backend`], the expired-row
+//! cleanup in `cleanup`. One file per table ([`users`], [`sessions`],
 //! [`refresh_tokens`], [`events`]); where the backends differ, [`backend`]
 //! (and PostgreSQL's batched rotation, `refresh_tokens::batch`). No HTTP
 //! types here.
 
 pub mod backend;
+mod cleanup;
 pub mod events;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;
 pub mod users;
 
-use std::path::Path;
 use std::time::Duration;
 
 use diesel::connection::TransactionManager;
@@ -20,13 +21,11 @@ use diesel::pg::PgConnection;
 use diesel::r2d2;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use backend::sqlite_target;
-pub use backend::{Backend, ConnectionManager, DATABASE_LOCKED, UnsupportedScheme};
-
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub use backend::{
+    Backend, ConnectionManager, DATABASE_LOCKED, DatabaseUrl, UnsupportedScheme, build_pool,
+};
+pub use cleanup::{Flushed, flush_expired};
 
 /// A connection to whichever backend the database URL names.
 #[derive(diesel::MultiConnection)]
@@ -54,101 +53,15 @@ impl From<r2d2::PoolError> for DbError {
     }
 }
 
-/// Runs `delete_batch(batch)` (which deletes at most `batch` rows and says
-/// how many) until a batch comes back short; returns the total.
-pub fn delete_in_batches(
-    batch: i64,
-    mut delete_batch: impl FnMut(i64) -> QueryResult<usize>,
-) -> QueryResult<usize> {
-    let mut total = 0;
-    loop {
-        let deleted = delete_batch(batch)?;
-        total += deleted;
-        if (deleted as i64) < batch {
-            return Ok(total);
-        }
-    }
-}
-
-/// Rows deleted per statement by the cleanup.
-const FLUSH_BATCH: i64 = 1000;
-
-/// What one cleanup deleted.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Flushed {
-    pub refresh_tokens: usize,
-    pub sessions: usize,
-    pub events: usize,
-}
-
-/// Deletes expired refresh tokens, sessions past their absolute end (their
-/// tokens go with them) and change events every instance has long read, in
-/// batches so no statement holds locks for long. The `expires_at` indexes make
-/// each batch an index range scan. A token's row stays until its expiry plus
-/// `leeway` (and a minute) has passed: until then the token still verifies,
-/// and its row is what says it was used.
-pub fn flush_expired(
-    conn: &mut DbConnection,
-    now: chrono::NaiveDateTime,
-    leeway: chrono::Duration,
-) -> Result<Flushed, DbError> {
-    // A minute's margin past `exp + leeway`: `exp` has whole seconds, and a
-    // token must be past verifying before its row goes.
-    let tokens_expired_by = now
-        .checked_sub_signed(leeway + chrono::Duration::seconds(60))
-        .unwrap_or(chrono::NaiveDateTime::MIN);
-    Ok(Flushed {
-        refresh_tokens: refresh_tokens::delete_expired(conn, tokens_expired_by, FLUSH_BATCH)?,
-        sessions: sessions::delete_expired(conn, now, tokens_expired_by, FLUSH_BATCH)?,
-        // Instances read the feed within a fraction of a second; a day is ample.
-        events: events::delete_older_than(conn, now - chrono::Duration::days(1))?,
-    })
-}
-
 /// A round trip to the database.
 pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     use diesel::RunQueryDsl;
     diesel::sql_query("SELECT 1").execute(conn).map(drop)
 }
 
-/// Builds the pool. For SQLite, creates the file's directory first so the
-/// embedded default works in an empty checkout.
-pub fn build_pool(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
-    let manager = ConnectionManager::new(url)?;
-    if manager.backend == Backend::Sqlite {
-        let target = sqlite_target(url);
-        let parent = Path::new(target)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty());
-        // The file holds password hashes: owner-only, as are its directory
-        // (when created here) and the -wal/-shm files SQLite makes beside it.
-        if !target.starts_with("file:") && !target.starts_with(":memory:") {
-            if let Some(parent) = parent {
-                crate::private_files::create_dir_all(parent)?;
-            }
-            crate::private_files::ensure_owner_only(Path::new(target))?;
-        }
-    }
-    let pool = r2d2::Pool::builder()
-        .max_size(size)
-        .min_idle(Some(1))
-        // A ping before every checkout would add a round trip to each request;
-        // broken connections are caught by `has_broken` instead.
-        .test_on_check_out(false)
-        .connection_timeout(timeout)
-        .connection_customizer(Box::new(backend::ConnectionSetup))
-        .build(manager)?;
-    Ok(pool)
-}
-
 /// Applies every pending migration of the connection's backend; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    let applied = match conn {
-        DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
-    }
-    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-    Ok(applied.len())
+    backend::run_pending_migrations(conn).map_err(|e| anyhow::anyhow!("migration failed: {e}"))
 }
 
 /// Runs `work` in one transaction that holds the write lock from its first
@@ -199,9 +112,9 @@ pub struct Database {
 
 impl Database {
     /// Opens the pool for `url` (see [`build_pool`]).
-    pub fn connect(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn connect(url: &DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Self> {
         Ok(Self {
-            backend: Backend::from_url(url)?,
+            backend: url.backend(),
             pool: build_pool(url, size, timeout)?,
         })
     }

@@ -179,7 +179,7 @@ pub fn delete_expired(
     batch: i64,
 ) -> QueryResult<usize> {
     use super::schema::refresh_tokens;
-    super::delete_in_batches(batch, |limit| {
+    super::cleanup::delete_in_batches(batch, |limit| {
         let live_tokens = refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(token_families::id))
             .filter(refresh_tokens::expires_at.gt(tokens_expired_by));

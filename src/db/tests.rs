@@ -9,7 +9,7 @@ use diesel::{Connection, RunQueryDsl};
 
 use super::refresh_tokens::{self, NewRefreshToken, Refresh, Refreshed};
 use super::sessions::{self, NewSession};
-use super::{Pool, build_pool, run_migrations, users};
+use super::{DatabaseUrl, Pool, build_pool, run_migrations, users};
 use crate::tokens::Stamp;
 
 struct TestDb {
@@ -27,7 +27,7 @@ impl TestDb {
             .filter(|url| !url.is_empty())
         {
             None => (
-                format!("sqlite://{}", dir.path().join("db.sqlite3").display()),
+                DatabaseUrl::sqlite_file(&dir.path().join("db.sqlite3")),
                 None,
             ),
             Some(base) => {
@@ -42,8 +42,9 @@ impl TestDb {
                 diesel::sql_query(format!("CREATE SCHEMA {schema}"))
                     .execute(&mut admin)
                     .expect("schema");
+                let url = format!("{base}&options=-csearch_path%3D{schema}");
                 (
-                    format!("{base}&options=-csearch_path%3D{schema}"),
+                    DatabaseUrl::parse(&url).expect("a PostgreSQL URL"),
                     Some((base, schema)),
                 )
             }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiError;
 use crate::introspection::IntrospectionClient;
 use crate::routes::input::RequestFields;
-use crate::sessions::StoredStanding;
+use crate::sessions::{Check, StoredStanding};
 use crate::state::AppState;
 
 #[tracing::instrument(name = "introspect", skip_all)]
@@ -40,18 +40,18 @@ async fn active_claims(
     let Ok(token) = state.tokens.decode(raw) else {
         return Ok(None);
     };
-    let standing = state.sessions.standing(&token).await?;
+    let standing = state.sessions.standing(&token, Check::SessionFirst).await?;
     let stored_usable = matches!(
         standing.stored,
         None | Some(StoredStanding::Usable | StoredStanding::Adoptable)
     );
+    if standing.ended || !stored_usable {
+        return Ok(None);
+    }
     let require_active = state.sessions.policy().require_active_user;
     let Some(user) = standing.allowed_user(require_active) else {
         return Ok(None);
     };
-    if standing.ended || !stored_usable {
-        return Ok(None);
-    }
     let mut claims = token.claims.clone();
     claims
         .entry("username")

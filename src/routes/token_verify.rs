@@ -1,6 +1,6 @@
 //! `POST /api/token/verify/`: is this token (of any type) valid? Access tokens
-//! are checked without touching the database once their user is cached;
-//! refresh tokens are also looked up in the allow-list
+//! of a cached user, or of an ended session, are checked without touching
+//! the database; refresh tokens are also looked up in the allow-list
 //! (`crate::sessions::Sessions::standing`).
 
 use actix_web::{HttpResponse, web};
@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::routes::input::RequestFields;
-use crate::sessions::{StoredStanding, UserStanding};
+use crate::sessions::{Check, StoredStanding, UserStanding};
 use crate::state::AppState;
 use crate::tokens::{TokenError, TokenType, ValidatedToken};
 
@@ -19,7 +19,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let [raw] = fields.strings(["token"])?;
     let token = state.tokens.decode(&raw)?;
-    let standing = state.sessions.standing(&token).await?;
+    let standing = state.sessions.standing(&token, Check::SessionFirst).await?;
     // Its session ended, or a password change, deactivation, logout
     // everywhere or deletion since it was issued voided it.
     if standing.ended {

@@ -11,6 +11,7 @@
 //! "is this token live"; logout, logout-all, listing and ending one session
 //! are below.
 
+mod cleanup;
 pub mod directory;
 mod login;
 pub mod memory;
@@ -36,9 +37,9 @@ use crate::tokens::{TokenError, TokenService, TokenType, UserClaim, ValidatedTok
 pub use directory::DirectoryUser;
 pub use login::LoginAttempt;
 use memory::Memory;
-pub use policy::SessionPolicy;
+pub use policy::{SessionPolicy, Upkeep};
 pub use refresh::RefreshedTokens;
-pub use standing::{Standing, StoredStanding, UserStanding};
+pub use standing::{Check, Standing, StoredStanding, UserStanding};
 
 /// Why a session operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +99,7 @@ pub struct Sessions {
     /// Group commit for plain rotations, on PostgreSQL.
     rotations: Option<Arc<RotationBatcher>>,
     policy: SessionPolicy,
+    upkeep: Upkeep,
     throttle: Arc<Throttle>,
     hasher: PasswordHasher,
     /// Where login password hashes run, a few at a time.
@@ -112,13 +114,14 @@ pub struct SessionParts {
     pub hasher: PasswordHasher,
     pub hashing: Arc<HashingPool>,
     pub policy: SessionPolicy,
+    pub upkeep: Upkeep,
     /// Writer threads for batched rotations (PostgreSQL).
     pub rotation_writers: usize,
 }
 
 impl Sessions {
     pub fn new(parts: SessionParts) -> Self {
-        let policy = parts.policy;
+        let (policy, upkeep) = (parts.policy, parts.upkeep);
         // Batching pays where a round trip costs: PostgreSQL, for the
         // default rotation (a child recorded, the parent retired).
         let batch = parts.db.backend() == Backend::Postgres && policy.retire_rotated;
@@ -127,10 +130,10 @@ impl Sessions {
                 .then(|| RotationBatcher::start(parts.db.pool().clone(), parts.rotation_writers)),
             memory: Arc::new(Memory::new(
                 revoked::RevokedSessions::new(
-                    policy.access_lifetime_seconds,
-                    policy.leeway_seconds,
+                    upkeep.access_lifetime_seconds,
+                    upkeep.leeway_seconds,
                 ),
-                directory::UserDirectory::new(policy.users_capacity),
+                directory::UserDirectory::new(upkeep.users_capacity),
             )),
             db: parts.db,
             tokens: parts.tokens,
@@ -138,6 +141,7 @@ impl Sessions {
             hasher: parts.hasher,
             hashing: parts.hashing,
             policy,
+            upkeep,
         }
     }
 
@@ -150,16 +154,12 @@ impl Sessions {
             self.db.pool().clone(),
             self.memory.clone(),
             position,
-            self.policy.sync_interval,
+            self.upkeep.sync_interval,
         );
-        if let Some(interval) = self.policy.cleanup_interval {
-            spawn_cleanup(self.db.clone(), interval, self.policy.leeway);
+        if let Some(interval) = self.upkeep.cleanup_interval {
+            cleanup::spawn(self.db.clone(), interval, self.upkeep.leeway);
         }
         Ok(())
-    }
-
-    pub fn tokens(&self) -> &TokenService {
-        &self.tokens
     }
 
     pub fn policy(&self) -> &SessionPolicy {
@@ -308,25 +308,4 @@ impl Sessions {
             session_expires_at: now + self.policy.session_lifetime,
         })
     }
-}
-
-/// Deletes expired tokens, sessions and old events every `interval`, on the
-/// blocking pool, in batches.
-fn spawn_cleanup(db: Database, interval: std::time::Duration, leeway: chrono::Duration) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match db
-                .run(move |conn| db::flush_expired(conn, Utc::now().naive_utc(), leeway))
-                .await
-            {
-                Ok(flushed) => tracing::info!(?flushed, "expired rows deleted"),
-                Err(error) => {
-                    tracing::warn!(%error, "cleanup failed; retrying at the next interval")
-                }
-            }
-        }
-    });
 }

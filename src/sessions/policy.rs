@@ -1,9 +1,11 @@
-//! The session rules, read once from the settings.
+//! What the session service is told by the settings, read once: the session
+//! rules, and the upkeep of this instance's memory and of the tables.
 
 use std::time::Duration;
 
 use crate::settings::Settings;
 
+/// The rules sessions follow.
 #[derive(Clone, Debug)]
 pub struct SessionPolicy {
     /// A refresh issues a new refresh token (`jwt.rotate_refresh_tokens`).
@@ -20,15 +22,23 @@ pub struct SessionPolicy {
     pub session_lifetime: chrono::Duration,
     /// How long a rotated-out refresh token may be presented again.
     pub reuse_grace: chrono::Duration,
-    /// Clock skew tolerated on `exp`; expired rows stay this much longer.
-    pub leeway: chrono::Duration,
-    /// How often expired rows are deleted; `None` never.
-    pub cleanup_interval: Option<Duration>,
+}
+
+/// How this instance keeps its memory and the tables in order.
+#[derive(Clone, Debug)]
+pub struct Upkeep {
     /// How often the change feed is read.
     pub sync_interval: Duration,
+    /// Users kept in the directory at most.
     pub users_capacity: usize,
+    /// How long an ended session is remembered: until every access token
+    /// issued in it has expired (lifetime plus leeway).
     pub access_lifetime_seconds: i64,
     pub leeway_seconds: u64,
+    /// How often expired rows are deleted; `None`: never.
+    pub cleanup_interval: Option<Duration>,
+    /// Clock skew tolerated on `exp`: expired rows stay this much longer.
+    pub leeway: chrono::Duration,
 }
 
 impl SessionPolicy {
@@ -44,13 +54,20 @@ impl SessionPolicy {
                 settings.sessions.absolute_lifetime_seconds,
             ),
             reuse_grace: chrono::Duration::seconds(settings.sessions.reuse_grace_seconds),
-            leeway: jwt.leeway(),
-            cleanup_interval: (settings.sessions.cleanup_interval_seconds > 0)
-                .then(|| Duration::from_secs(settings.sessions.cleanup_interval_seconds)),
+        }
+    }
+}
+
+impl Upkeep {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
             sync_interval: settings.cache.sync_interval(),
             users_capacity: settings.cache.users_capacity,
-            access_lifetime_seconds: jwt.access_token_lifetime_seconds,
-            leeway_seconds: jwt.leeway_seconds,
+            access_lifetime_seconds: settings.jwt.access_token_lifetime_seconds,
+            leeway_seconds: settings.jwt.leeway_seconds,
+            cleanup_interval: (settings.sessions.cleanup_interval_seconds > 0)
+                .then(|| Duration::from_secs(settings.sessions.cleanup_interval_seconds)),
+            leeway: settings.jwt.leeway(),
         }
     }
 }

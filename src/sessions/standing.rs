@@ -3,7 +3,8 @@
 //! it since (a password change, deactivation or logout everywhere), and for
 //! a refresh token, still usable in the store. Bearer authentication,
 //! verify and introspection each answer from the same [`Standing`], in
-//! their own words.
+//! their own words; a [`Check`] says what the caller needs, so nothing is
+//! read from the database that cannot change its answer.
 
 use std::sync::Arc;
 
@@ -20,13 +21,25 @@ pub struct Standing {
     /// Its session ended, or its user voided it since it was issued.
     pub ended: bool,
     /// A refresh token's state in the store; `None` for other tokens, and
-    /// when `ended` already settles it.
+    /// when `ended` or a missing user already settles it.
     pub stored: Option<StoredStanding>,
+}
+
+/// What the caller needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The user, whatever the session: Bearer authentication reports an
+    /// inactive or missing user before an ended session.
+    UserFirst,
+    /// Whether the token is live: an ended session settles it, unread user.
+    SessionFirst,
 }
 
 #[derive(Debug)]
 pub enum UserStanding {
     Found(Arc<DirectoryUser>),
+    /// Not looked up: the session had ended ([`Check::SessionFirst`]).
+    Unchecked,
     /// The token names a user id no user has (any more).
     Missing,
     /// The token names no user id: the claim is missing or unrecognizable.
@@ -58,10 +71,23 @@ impl Standing {
 impl Sessions {
     /// The standing of `token`, checked from memory for access tokens once
     /// their user is cached; a refresh token's row is read from the store.
-    pub async fn standing(&self, token: &ValidatedToken) -> Result<Standing, SessionError> {
-        let session_ended = token
-            .session()
-            .is_some_and(|session| self.memory.is_ended(session));
+    pub async fn standing(
+        &self,
+        token: &ValidatedToken,
+        check: Check,
+    ) -> Result<Standing, SessionError> {
+        let session_ended = |memory: &super::memory::Memory| {
+            token
+                .session()
+                .is_some_and(|session| memory.is_ended(session))
+        };
+        if check == Check::SessionFirst && session_ended(&self.memory) {
+            return Ok(Standing {
+                user: UserStanding::Unchecked,
+                ended: true,
+                stored: None,
+            });
+        }
         let user = match token.user {
             UserClaim::Id(id) => match self.find_user(id).await? {
                 Some(user) => UserStanding::Found(user),
@@ -69,9 +95,12 @@ impl Sessions {
             },
             unnamed => UserStanding::Unnamed(unnamed),
         };
+        // Read after the user: a session ended while the user was read is
+        // seen ended.
         let voided = matches!(&user, UserStanding::Found(user) if user.voids(token));
-        let ended = session_ended || voided;
-        let stored = if token.is(TokenType::Refresh) && !ended {
+        let ended = voided || session_ended(&self.memory);
+        let settled = ended || matches!(user, UserStanding::Missing);
+        let stored = if token.is(TokenType::Refresh) && !settled {
             let jti = token.jti.clone();
             let status = self
                 .db

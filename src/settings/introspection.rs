@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::lists::list_or_json;
+use super::values::list_or_json;
 use crate::tokens::algorithms::MIN_HMAC_SECRET_BYTES;
 
 #[derive(Clone, Debug, Deserialize)]

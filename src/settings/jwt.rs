@@ -6,7 +6,7 @@ use std::path::Path;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use super::lists::{algorithm, list_or_json, strings_or_json};
+use super::values::{algorithm, hmac_algorithm, list_or_json, strings_or_json};
 use crate::tokens::TokenRules;
 use crate::tokens::algorithms::{MIN_HMAC_SECRET_BYTES, algorithm_name, is_hmac};
 use crate::tokens::keys::loading::{KeyConfig, KeyMaterial, KeySource};
@@ -17,7 +17,7 @@ pub const MAX_KID_BYTES: usize = 128;
 #[derive(Clone, Deserialize)]
 pub struct JwtSettings {
     /// The algorithm of `signing_key`.
-    #[serde(deserialize_with = "algorithm")]
+    #[serde(deserialize_with = "hmac_algorithm")]
     pub algorithm: Algorithm,
     pub signing_key: String,
     pub key_id: String,

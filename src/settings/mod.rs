@@ -1,7 +1,7 @@
 //! Typed settings: the defaults file compiled into the binary, then
 //! `config/<environment>.toml`, then `LATCHKEY_`-prefixed environment
 //! variables. Values are parsed into their types once, at load (algorithms,
-//! networks, the forwarding header: [`lists`]); [`Settings::validate`] then
+//! networks, the forwarding header: [`values`]); [`Settings::validate`] then
 //! asks each section ([`server`], [`database`], [`jwt`], ...) to refuse
 //! unsafe combinations before anything starts, and [`production`] adds what
 //! production refuses.
@@ -9,17 +9,18 @@
 mod database;
 mod introspection;
 mod jwt;
-mod lists;
 mod production;
 mod server;
 mod sessions;
 mod throttle;
+mod values;
 
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+use crate::db::DatabaseUrl;
 pub use database::DatabaseSettings;
 pub use introspection::{ClientSettings, IntrospectionSettings};
 pub use jwt::{JwtSettings, KeySettings, MAX_KID_BYTES};
@@ -146,16 +147,12 @@ impl Settings {
             .map_err(SettingsError::Invalid)
     }
 
-    /// The database URL to use: the configured one, or in development the SQLite
+    /// The database to use: the configured one, or in development the SQLite
     /// file under `data_dir`.
-    pub fn database_url(&self) -> String {
-        if self.database.url.trim().is_empty() {
-            format!(
-                "sqlite://{}",
-                self.data_dir.join("latchkey.sqlite3").display()
-            )
-        } else {
-            self.database.url.trim().to_owned()
+    pub fn database_url(&self) -> DatabaseUrl {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => DatabaseUrl::sqlite_file(&self.data_dir.join("latchkey.sqlite3")),
         }
     }
 }

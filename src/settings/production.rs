@@ -22,7 +22,7 @@ fn distinct_bytes(secret: &str) -> usize {
 impl Settings {
     /// What production must name explicitly, each with the fix.
     pub(super) fn production_requirements(&self) -> Result<(), String> {
-        if self.database.url.trim().is_empty() {
+        if self.database.url.is_none() {
             return Err(
                 "production needs an explicit database; set LATCHKEY_DATABASE__URL".to_owned(),
             );

@@ -23,7 +23,7 @@ fn production_requires_secret_and_database() {
     settings.environment = "production".to_owned();
     let message = settings.validate().expect_err("refused").to_string();
     assert!(message.contains("LATCHKEY_DATABASE__URL"), "{message}");
-    settings.database.url = "postgres://localhost/latchkey".to_owned();
+    settings.database.url = Some(postgres());
     settings.server.public_url = "https://auth.example.com".to_owned();
     let message = settings.validate().expect_err("refused").to_string();
     assert!(message.contains("LATCHKEY_JWT__SIGNING_KEY"), "{message}");
@@ -37,7 +37,7 @@ fn production_requires_secret_and_database() {
 fn production() -> Settings {
     let mut settings = Settings::defaults();
     settings.environment = "production".to_owned();
-    settings.database.url = "postgres://localhost/latchkey".to_owned();
+    settings.database.url = Some(postgres());
     settings.server.public_url = "https://auth.example.com".to_owned();
     settings.jwt.signing_key = "kR7vQ2xW9pL4mN8sT1yB6cF3hJ5dG0aZ".to_owned();
     settings.validate().expect("the baseline validates");
@@ -95,6 +95,10 @@ fn finding_8_production_refuses_unsafe_settings_and_names_them() {
         "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned();
     settings.validate().expect("at the limits");
     assert!(settings.weaknesses().is_empty());
+}
+
+fn postgres() -> crate::db::DatabaseUrl {
+    "postgres://localhost/latchkey".parse().expect("a URL")
 }
 
 fn net(text: &str) -> ipnet::IpNet {
@@ -225,8 +229,8 @@ fn key_settings_are_checked_before_any_file_is_read() {
 
 #[test]
 fn unknown_database_scheme_is_refused() {
-    let mut settings = Settings::defaults();
-    settings.database.url = "mysql://localhost/db".to_owned();
-    let message = settings.validate().expect_err("refused").to_string();
+    let message = load_from_env(&[("LATCHKEY_DATABASE__URL", "mysql://localhost/db")])
+        .expect_err("refused")
+        .to_string();
     assert!(message.contains("mysql"), "{message}");
 }

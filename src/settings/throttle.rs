@@ -4,7 +4,7 @@
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::lists::{forwarding_header, networks};
+use super::values::{forwarding_header, networks};
 use crate::throttle::client_ip::{ForwardingHeader, TrustedProxies};
 use crate::throttle::{Limits, Rate};
 

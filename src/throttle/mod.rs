@@ -131,7 +131,7 @@ impl Throttle {
         AccountKey(self.account_hasher.hash_one(username.to_lowercase()))
     }
 
-    /// Before a login is hashed (`client` as resolved by `crate::client_ip`;
+    /// Before a login is hashed (`client` as resolved by [`client_ip`];
     /// IPv6 counts by its /64): counts the attempt against the address's
     /// budget and reserves a failure, as if the password were wrong, against
     /// the address and the account. Refused when the address has no failure

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{assert_response, now, sign, spawn_app};
+use crate::helpers::{assert_response, bearer_error, now, sign, spawn_app};
 
 #[tokio::test]
 async fn a_valid_access_token_returns_its_user() {
@@ -65,14 +65,6 @@ async fn a_malformed_bearer_header_says_so() {
     }
 }
 
-fn not_valid(message: &str) -> serde_json::Value {
-    json!({
-        "detail": "Given token not valid for any token type",
-        "code": "token_not_valid",
-        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
-    })
-}
-
 #[tokio::test]
 async fn tokens_that_are_not_valid_access_tokens_list_why() {
     let app = spawn_app().await;
@@ -90,7 +82,7 @@ async fn tokens_that_are_not_valid_access_tokens_list_why() {
         ),
     ];
     for (token, message) in cases {
-        assert_response(app.me(&token).await, 401, not_valid(message)).await;
+        assert_response(app.me(&token).await, 401, bearer_error(message)).await;
     }
 }
 

@@ -266,7 +266,7 @@ async fn rotation_keeps_every_token_valid_at_every_step() {
     // 2. The new key is published, verify-only; the old one still signs.
     let (old_, new_, url) = (old.clone(), new.clone(), database_url.clone());
     let published = spawn_app_with(move |s| {
-        s.database.url = url;
+        s.database.url = Some(url.parse().expect("a database URL"));
         sign_with_key(s, &old_, &[new_.public()]);
     })
     .await;
@@ -292,7 +292,7 @@ async fn rotation_keeps_every_token_valid_at_every_step() {
     // 3. The new key signs; the old one verifies only.
     let (old_, new_, url) = (old.clone(), new.clone(), database_url.clone());
     let promoted = spawn_app_with(move |s| {
-        s.database.url = url;
+        s.database.url = Some(url.parse().expect("a database URL"));
         sign_with_key(s, &new_, &[old_.public()]);
     })
     .await;
@@ -325,7 +325,7 @@ async fn rotation_keeps_every_token_valid_at_every_step() {
     // key's tokens verify; anything the old key signed no longer does.
     let (new_, url) = (new.clone(), database_url.clone());
     let after = spawn_app_with(move |s| {
-        s.database.url = url;
+        s.database.url = Some(url.parse().expect("a database URL"));
         sign_with_key(s, &new_, &[]);
     })
     .await;

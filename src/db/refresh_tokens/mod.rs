@@ -146,7 +146,7 @@ pub fn delete_expired(
     now: NaiveDateTime,
     batch: i64,
 ) -> QueryResult<usize> {
-    super::delete_in_batches(batch, |limit| {
+    crate::db::cleanup::delete_in_batches(batch, |limit| {
         let expired: Vec<String> = refresh_tokens::table
             .filter(refresh_tokens::expires_at.le(now))
             .select(refresh_tokens::jti)

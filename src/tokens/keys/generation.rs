@@ -66,3 +66,18 @@ pub fn generate(algorithm: Algorithm) -> anyhow::Result<GeneratedKey> {
 pub fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     crate::private_files::write_new(path, contents)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_that_does_not_suit_its_algorithm_is_refused() {
+        let p256 = generate(Algorithm::ES256).expect("generate");
+        assert!(LoadedKey::from_pem("k".into(), Algorithm::ES384, p256.pem.as_bytes()).is_err());
+        assert!(LoadedKey::from_pem("k".into(), Algorithm::EdDSA, p256.pem.as_bytes()).is_err());
+        assert!(LoadedKey::from_pem("k".into(), Algorithm::RS256, p256.pem.as_bytes()).is_err());
+        assert!(LoadedKey::from_pem("k".into(), Algorithm::HS256, p256.pem.as_bytes()).is_err());
+        assert!(LoadedKey::from_pem("k".into(), Algorithm::EdDSA, b"not pem").is_err());
+    }
+}

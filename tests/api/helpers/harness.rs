@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use latchkey::db::users;
-use latchkey::passwords::Password;
+use latchkey::passwords::{Password, PasswordHasher};
 use latchkey::settings::Settings;
 use latchkey::startup::Application;
 use latchkey::state::AppState;
@@ -49,7 +49,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.data_dir = data_dir.path().to_owned();
     settings.server.bind = "127.0.0.1:0".to_owned();
     settings.server.workers = 2;
-    settings.database.url = database.url.clone();
+    settings.database.url = Some(database.url.parse().expect("a database URL"));
     settings.database.pool_size = 4;
     settings.jwt.signing_key = SECRET.to_owned();
     // Hashing cost is not under test here; 1,000,000 iterations would make the suite crawl.
@@ -82,7 +82,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 
 impl TestApp {
     pub fn database_url(&self) -> String {
-        self.state.settings.database_url()
+        self.state.settings.database_url().as_str().to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -97,7 +97,8 @@ impl TestApp {
         let state = self.state.clone();
         let (name, plain) = (username.to_owned(), password.to_owned());
         let user = tokio::task::spawn_blocking(move || {
-            let hash = state.hasher.hash(&Password::new(plain));
+            let hash = PasswordHasher::new(state.settings.passwords.iterations)
+                .hash(&Password::new(plain));
             let mut conn = state.db.pool().get().expect("connection");
             users::create(
                 &mut conn,
@@ -159,7 +160,8 @@ impl TestApp {
     /// Changes the user's password, as `latchkey users set-password` does:
     /// every session of theirs ends.
     pub async fn set_password(&self, username: &str, password: &str) {
-        let hash = self.state.hasher.hash(&Password::new(password.to_owned()));
+        let hash = PasswordHasher::new(self.state.settings.passwords.iterations)
+            .hash(&Password::new(password.to_owned()));
         let name = username.to_owned();
         let existed = self
             .with_db(move |conn| users::set_password(conn, &name, &hash).expect("changed"))
@@ -306,6 +308,21 @@ where
         assert!(started.elapsed() < bound, "not enforced within {bound:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// A stored password hash of `password` with `iterations` (another count
+/// than the app's, or a slow one to hold a login in its hash).
+pub fn password_hash(iterations: u32, password: &str) -> String {
+    PasswordHasher::new(iterations).hash(&Password::new(password.to_owned()))
+}
+
+/// Simple JWT's answer to a Bearer token no token class accepts, with why.
+pub fn bearer_error(message: &str) -> Value {
+    json!({
+        "detail": "Given token not valid for any token type",
+        "code": "token_not_valid",
+        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
+    })
 }
 
 pub fn token_error(detail: &str) -> Value {

@@ -1,14 +1,16 @@
-//! How list and typed values read from a file or the environment: a list
-//! setting takes a TOML array from a file, a JSON array from an environment
-//! variable, and plain strings also comma-separated text; algorithms,
-//! networks and the forwarding header are parsed here, once, at load.
+//! How values read from a file or the environment become typed settings,
+//! once, at load: a list setting takes a TOML array from a file, a JSON
+//! array from an environment variable, and plain strings also
+//! comma-separated text; algorithms, networks, the forwarding header and the
+//! database URL are parsed into their types here.
 
 use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
+use crate::db::DatabaseUrl;
 use crate::throttle::client_ip::ForwardingHeader;
-use crate::tokens::algorithms::{ALGORITHM_NAMES, parse_algorithm};
+use crate::tokens::algorithms::{ALGORITHM_NAMES, is_hmac, parse_algorithm};
 
 /// A list of tables, from a config file as a TOML array, or from an
 /// environment variable (which cannot hold one) as a JSON array string.
@@ -80,6 +82,21 @@ where
     })
 }
 
+/// `jwt.algorithm`: the algorithm of the shared secret, an HMAC one.
+pub fn hmac_algorithm<'de, D>(deserializer: D) -> Result<Algorithm, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let name = String::deserialize(deserializer)?;
+    parse_algorithm(&name)
+        .filter(|algorithm| is_hmac(*algorithm))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "jwt.algorithm is {name:?}; the shared secret in jwt.signing_key is for HS256, HS384 or HS512 (asymmetric keys go in jwt.keys)"
+            ))
+        })
+}
+
 /// Networks as CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses, in a
 /// list as [`strings_or_json`] reads one.
 pub fn networks<'de, D>(deserializer: D) -> Result<Vec<IpNet>, D::Error>
@@ -100,6 +117,20 @@ where
                 })
         })
         .collect()
+}
+
+/// A database URL, its backend chosen by its scheme; empty for none.
+pub fn database_url<'de, D>(deserializer: D) -> Result<Option<DatabaseUrl>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let url = String::deserialize(deserializer)?;
+    if url.trim().is_empty() {
+        return Ok(None);
+    }
+    DatabaseUrl::parse(&url)
+        .map(Some)
+        .map_err(|error| serde::de::Error::custom(format!("database.url: {error}")))
 }
 
 /// `X-Forwarded-For` or `Forwarded`, in any case.
