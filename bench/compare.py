@@ -15,7 +15,11 @@ bench/run.py: REFRESH_CHAINS clients, each following its own chain of
 rotating refresh tokens. With SEED_BASELINE=1 the baseline gets the same
 revoked sessions and mark (for a change that must not cost anything, such
 as a restructuring); by default only the current build has them (for a
-change that adds those checks). Needs wrk and psql.
+change that adds those checks). BASELINE_REV=current compares the
+current build with itself under other settings: CURRENT_ENV (a JSON object
+of LATCHKEY_ variables) applies to the current side only, and SEED_PROFILE=1
+gives the bench user a group and a claims object on both sides (for
+jwt.user_claims). Needs wrk and psql.
 
 Earlier baselines: 770bc70 (before sessions, for the revocation check),
 8dc5473 (before the per-user mark, the default), 59eca68 (before the
@@ -40,6 +44,14 @@ BASELINE_REV = os.environ.get("BASELINE_REV", "8dc5473")
 TOLERANCE = float(os.environ.get("TOLERANCE", "0.05"))
 REVOKED = int(os.environ.get("REVOKED", "10000"))
 SEED_BASELINE = os.environ.get("SEED_BASELINE", "") == "1"
+SEED_PROFILE = os.environ.get("SEED_PROFILE", "") == "1"
+CURRENT_ENV = json.loads(os.environ.get("CURRENT_ENV", "{}"))
+PROFILE_SEED = (
+    "INSERT INTO user_groups (name) VALUES ('staff'), ('beta'); "
+    "INSERT INTO user_group_members (user_id, group_id) SELECT 1, id FROM user_groups; "
+    "UPDATE users SET email = 'bench@example.com', "
+    "claims = '{\"tenant\": \"acme\", \"plan\": \"pro\", \"seats\": 25}'"
+)
 ENDPOINTS = ("verify", "me", "refresh")
 CONNECTIONS = ["-t", "2", "-c", str(bench.CONNECTIONS)]
 SCRIPT = ["-s", str(ROOT / "bench" / "request.lua")]
@@ -47,7 +59,9 @@ SCRIPT = ["-s", str(ROOT / "bench" / "request.lua")]
 
 def build_baseline(workdir):
     """The baseline's release binary, built once per commit and kept under
-    target/bench-baselines/."""
+    target/bench-baselines/ (the current one for BASELINE_REV=current)."""
+    if BASELINE_REV == "current":
+        return ROOT / "target/release/latchkey"
     commit = bench.run(["git", "rev-parse", "--short", BASELINE_REV], cwd=ROOT).strip()
     kept = ROOT / "target" / "bench-baselines" / commit / "latchkey"
     if kept.exists():
@@ -60,7 +74,7 @@ def build_baseline(workdir):
     return kept
 
 
-def start(binary, database, port, data_dir, seed_sql=None):
+def start(binary, database, port, data_dir, seed_sql=None, extra_env=None):
     url = f"{bench.PGURL}/{database}"
     psql = ["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{bench.PGURL}/postgres", "-c"]
     bench.run(psql + [f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
@@ -75,6 +89,7 @@ def start(binary, database, port, data_dir, seed_sql=None):
         # Logins are not measured here.
         "LATCHKEY_PASSWORDS__ITERATIONS": "1000",
         **bench.ONE_CLIENT_SETTINGS,
+        **(extra_env or {}),
     }
     bench.run([binary, "migrate"], env=env)
     bench.run([binary, "users", "create", "bench", "--password-stdin"], env=env, input=bench.PASSWORD + "\n")
@@ -127,8 +142,10 @@ def main():
             f"FROM generate_series(1, {REVOKED}) i; "
             "UPDATE users SET tokens_valid_after = now() - interval '1 day'"
         )
+        if SEED_PROFILE:
+            seed += "; " + PROFILE_SEED
         servers.append(start(ROOT / "target/release/latchkey", "latchkey_bench_current", bench.PORT,
-                             f"{workdir}/current", seed))
+                             f"{workdir}/current", seed, CURRENT_ENV))
         servers.append(start(baseline_binary, "latchkey_bench_baseline", bench.PORT + 1, f"{workdir}/baseline",
                              seed if SEED_BASELINE else None))
         (_, current), (_, baseline) = servers
@@ -154,7 +171,8 @@ def report(rows):
     errors = sum(r["errors"] for side in rows.values() for runs in side.values() for r in runs)
     lines = [
         f"baseline={BASELINE_REV} revoked_sessions={REVOKED} user_mark=set "
-        f"({'both builds' if SEED_BASELINE else 'current build only'}) rounds={bench.ROUNDS} "
+        f"({'both builds' if SEED_BASELINE else 'current build only'}) "
+        f"{'profile=group+claims ' if SEED_PROFILE else ''}current_env={json.dumps(CURRENT_ENV)} rounds={bench.ROUNDS} "
         f"duration={bench.DURATION}s connections={bench.CONNECTIONS} refresh_chains={bench.CHAINS}; "
         f"{bench.SETTINGS_NOTE}",
         "",

@@ -9,6 +9,7 @@ use jsonwebtoken::Algorithm;
 use latchkey::settings::{JwtSettings, Settings};
 use latchkey::tokens::keys::{self, LoadedKey};
 use latchkey::tokens::{KeySet, TokenService, TokenType, algorithm_name};
+use serde_json::Map;
 
 /// Each sample runs about this long; the median of five is reported.
 const SAMPLE: Duration = Duration::from_millis(300);
@@ -72,18 +73,29 @@ fn main() {
         let name = algorithm_name(algorithm);
         let (service, uncached) = services(&settings.jwt, algorithm);
         let now = chrono::Utc::now();
-        let (refresh, access) =
-            service.issue_pair(1, "session", &service.stamp(TokenType::Refresh, now), now);
+        let (refresh, access) = service.issue_pair(
+            1,
+            "session",
+            &service.stamp(TokenType::Refresh, now),
+            now,
+            &Map::new(),
+        );
         let validated = service.decode(&refresh.token).expect("valid");
 
         per_op(&format!("issue pair ({name})"), || {
             let now = chrono::Utc::now();
             let stamp = service.stamp(TokenType::Refresh, now);
-            black_box(service.issue_pair(black_box(1), "session", &stamp, now));
+            black_box(service.issue_pair(black_box(1), "session", &stamp, now, &Map::new()));
         });
         per_op(&format!("issue from refresh ({name})"), || {
             let stamp = service.stamp(TokenType::Access, chrono::Utc::now());
-            black_box(service.issue_from(TokenType::Access, &validated, "session", &stamp));
+            black_box(service.issue_from(
+                TokenType::Access,
+                &validated,
+                "session",
+                &stamp,
+                &Map::new(),
+            ));
         });
         per_op(&format!("decode access, uncached ({name})"), || {
             black_box(

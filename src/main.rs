@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use latchkey::commands::{self, groups, users};
 use latchkey::settings::Settings;
-use latchkey::{commands, telemetry};
+use latchkey::telemetry;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage the groups users belong to.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// Delete expired refresh-token rows, in batches.
     FlushExpired,
     /// Manage signing keys.
@@ -58,6 +62,16 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+enum GroupsCommand {
+    /// List the groups and how many members each has.
+    List,
+    /// Create a group.
+    Create { name: String },
+    /// Delete a group; its members' next access tokens no longer name it.
+    Delete { name: String },
+}
+
+#[derive(Subcommand)]
 enum UsersCommand {
     /// Create a user; prompts for the password on a terminal.
     Create {
@@ -68,7 +82,28 @@ enum UsersCommand {
         /// Create the user inactive (unable to log in).
         #[arg(long)]
         inactive: bool,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+        /// Mark the user as staff (is_staff).
+        #[arg(long)]
+        staff: bool,
+        /// Mark the user as a superuser (is_superuser).
+        #[arg(long)]
+        superuser: bool,
+        /// A group the user belongs to (it must exist); repeat for more.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// A member of the user's claims object, as key=value (a value that
+        /// reads as JSON is taken as such: 3, true, ["a"]); repeat for more.
+        #[arg(long = "claim")]
+        claims: Vec<String>,
     },
+    /// Show a user and their profile, as JSON.
+    Show { name: String },
     /// Change a user's password.
     SetPassword {
         name: String,
@@ -107,15 +142,42 @@ fn main() -> ExitCode {
                 name,
                 password_stdin,
                 inactive,
-            } => commands::create_user(&settings, &name, password_stdin, inactive),
+                email,
+                first_name,
+                last_name,
+                staff,
+                superuser,
+                groups,
+                claims,
+            } => users::create_user(
+                &settings,
+                users::UserToCreate {
+                    name,
+                    password_stdin,
+                    inactive,
+                    email,
+                    first_name,
+                    last_name,
+                    staff,
+                    superuser,
+                    groups,
+                    claims,
+                },
+            ),
+            UsersCommand::Show { name } => users::show_user(&settings, &name),
             UsersCommand::SetPassword {
                 name,
                 password_stdin,
-            } => commands::set_password(&settings, &name, password_stdin),
-            UsersCommand::Deactivate { name } => commands::set_active(&settings, &name, false),
-            UsersCommand::Activate { name } => commands::set_active(&settings, &name, true),
-            UsersCommand::Delete { name } => commands::delete_user(&settings, &name),
-            UsersCommand::List => commands::list_users(&settings),
+            } => users::set_password(&settings, &name, password_stdin),
+            UsersCommand::Deactivate { name } => users::set_active(&settings, &name, false),
+            UsersCommand::Activate { name } => users::set_active(&settings, &name, true),
+            UsersCommand::Delete { name } => users::delete_user(&settings, &name),
+            UsersCommand::List => users::list_users(&settings),
+        },
+        Command::Groups(command) => match command {
+            GroupsCommand::List => groups::list(&settings),
+            GroupsCommand::Create { name } => groups::create(&settings, &name),
+            GroupsCommand::Delete { name } => groups::delete(&settings, &name),
         },
     };
     match outcome {

@@ -9,6 +9,7 @@
 pub mod backend;
 mod cleanup;
 pub mod events;
+pub mod groups;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;

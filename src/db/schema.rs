@@ -9,8 +9,31 @@ diesel::table! {
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
         tokens_valid_after -> Nullable<Timestamp>,
+        email -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        is_staff -> Bool,
+        is_superuser -> Bool,
+        claims -> Text,
     }
 }
+
+diesel::table! {
+    user_groups (id) {
+        id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    user_group_members (user_id, group_id) {
+        user_id -> BigInt,
+        group_id -> BigInt,
+    }
+}
+
+diesel::joinable!(user_group_members -> users (user_id));
+diesel::joinable!(user_group_members -> user_groups (group_id));
 
 diesel::table! {
     refresh_tokens (jti) {
@@ -29,7 +52,14 @@ diesel::table! {
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::joinable!(token_families -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, auth_events, token_families);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    refresh_tokens,
+    auth_events,
+    token_families,
+    user_groups,
+    user_group_members
+);
 
 diesel::table! {
     auth_events (id) {

@@ -20,6 +20,13 @@ pub struct User {
     pub last_login: Option<NaiveDateTime>,
     /// Tokens issued before this instant are void (see [`voids`]).
     pub tokens_valid_after: Option<NaiveDateTime>,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    /// The application's claims object, as JSON text.
+    pub claims: String,
 }
 
 // The password hash stays out of logs.
@@ -33,13 +40,45 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// A user to create, with their profile.
 #[derive(Insertable)]
 #[diesel(table_name = users)]
-struct NewUser<'a> {
-    username: &'a str,
-    password: &'a str,
-    is_active: bool,
-    date_joined: NaiveDateTime,
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    /// The password hash, in Django's format.
+    pub password: &'a str,
+    pub is_active: bool,
+    pub date_joined: NaiveDateTime,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    /// A checked claims object, as JSON text.
+    pub claims: &'a str,
+}
+
+impl<'a> NewUser<'a> {
+    /// A user with an empty profile.
+    pub fn named(
+        username: &'a str,
+        password: &'a str,
+        is_active: bool,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            username,
+            password,
+            is_active,
+            date_joined: now,
+            email: "",
+            first_name: "",
+            last_name: "",
+            is_staff: false,
+            is_superuser: false,
+            claims: "{}",
+        }
+    }
 }
 
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
@@ -58,7 +97,8 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>>
         .optional()
 }
 
-/// Inserts a user; a taken username surfaces as diesel's `UniqueViolation`.
+/// Inserts a user with an empty profile; a taken username surfaces as
+/// diesel's `UniqueViolation`.
 pub fn create(
     conn: &mut DbConnection,
     username: &str,
@@ -66,15 +106,65 @@ pub fn create(
     is_active: bool,
     now: NaiveDateTime,
 ) -> QueryResult<User> {
+    insert(
+        conn,
+        &NewUser::named(username, password_hash, is_active, now),
+    )
+}
+
+/// Inserts a user; a taken username surfaces as diesel's `UniqueViolation`.
+pub fn insert(conn: &mut DbConnection, user: &NewUser) -> QueryResult<User> {
     diesel::insert_into(users::table)
-        .values(NewUser {
-            username,
-            password: password_hash,
-            is_active,
-            date_joined: now,
-        })
+        .values(user)
         .execute(conn)?;
-    find_by_username(conn, username)?.ok_or(diesel::result::Error::NotFound)
+    find_by_username(conn, user.username)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// Inserts a user who belongs to `groups` (all of which must exist), in one
+/// transaction: `Ok(Err(name))` names a group that does not exist, and
+/// nothing is written.
+pub fn insert_with_groups(
+    conn: &mut DbConnection,
+    user: &NewUser,
+    groups: &[String],
+) -> QueryResult<Result<User, String>> {
+    let outcome = write_transaction(conn, |conn| {
+        let created = insert(conn, user)?;
+        match super::groups::replace_memberships(conn, created.id, groups)? {
+            Ok(()) => Ok(created),
+            // An error rolls the insert back.
+            Err(unknown) => Err(CreateFailure::UnknownGroup(unknown)),
+        }
+    });
+    match outcome {
+        Ok(created) => Ok(Ok(created)),
+        Err(CreateFailure::UnknownGroup(name)) => Ok(Err(name)),
+        Err(CreateFailure::Database(error)) => Err(error),
+    }
+}
+
+/// Why a user with groups was not created.
+enum CreateFailure {
+    UnknownGroup(String),
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for CreateFailure {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// Replaces the user's claims object (checked JSON text) and publishes the
+/// change, so the next access token carries it. Returns whether a user of
+/// that name existed.
+pub fn set_claims(conn: &mut DbConnection, username: &str, claims: &str) -> QueryResult<bool> {
+    change_user(conn, username, None, |conn, id| {
+        diesel::update(users::table.find(id))
+            .set(users::claims.eq(claims))
+            .execute(conn)
+            .map(drop)
+    })
 }
 
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {

@@ -12,9 +12,10 @@ use chrono::NaiveDateTime;
 
 use crate::db::users::User;
 use crate::tokens::ValidatedToken;
+use crate::users::{Profile, parse_claims};
 
 /// What the directory keeps of a user: never the password hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DirectoryUser {
     pub id: i64,
     pub username: String,
@@ -22,6 +23,7 @@ pub struct DirectoryUser {
     pub date_joined: NaiveDateTime,
     /// Tokens issued before this instant are void (`crate::db::users::voids`).
     pub tokens_valid_after: Option<NaiveDateTime>,
+    pub profile: Profile,
 }
 
 impl DirectoryUser {
@@ -35,14 +37,24 @@ impl DirectoryUser {
     }
 }
 
-impl From<User> for DirectoryUser {
-    fn from(user: User) -> Self {
+impl DirectoryUser {
+    /// The user's row and the names of their groups.
+    pub fn new(user: User, groups: Vec<String>) -> Self {
         Self {
             id: user.id,
-            username: user.username,
             is_active: user.is_active,
             date_joined: user.date_joined,
             tokens_valid_after: user.tokens_valid_after,
+            profile: Profile {
+                email: user.email,
+                first_name: user.first_name,
+                last_name: user.last_name,
+                is_staff: user.is_staff,
+                is_superuser: user.is_superuser,
+                groups,
+                claims: parse_claims(&user.claims),
+            },
+            username: user.username,
         }
     }
 }
@@ -113,6 +125,7 @@ mod tests {
             is_active: active,
             date_joined: NaiveDateTime::default(),
             tokens_valid_after: None,
+            profile: Profile::default(),
         })
     }
 

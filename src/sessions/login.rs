@@ -12,7 +12,7 @@ use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::sessions::{self as stored_sessions, NewSession};
 use crate::db::{DbError, users, write_transaction};
 use crate::passwords::{Password, Verification};
-use crate::tokens::TokenType;
+use crate::tokens::{TokenType, UserClaim};
 
 /// User agents are kept for the sessions list; longer ones are cut.
 const MAX_USER_AGENT: usize = 512;
@@ -151,7 +151,10 @@ impl Sessions {
         };
         reservation.release();
 
-        let (refresh, access) = self.tokens.issue_pair(user.id, &session_id, &stamp, now);
+        let claims = self.user_claims(UserClaim::Id(user.id)).await?;
+        let (refresh, access) = self
+            .tokens
+            .issue_pair(user.id, &session_id, &stamp, now, &claims);
         Ok(TokenPair {
             refresh: refresh.token,
             access: access.token,

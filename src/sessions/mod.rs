@@ -25,12 +25,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
+use serde_json::{Map, Value};
 
 use crate::db::refresh_tokens::Adoption;
 use crate::db::refresh_tokens::batch::RotationBatcher;
 use crate::db::refresh_tokens::{self, Refusal};
 use crate::db::sessions::{self as stored_sessions, Reason};
-use crate::db::{self, Backend, Database, DbError, users, write_transaction};
+use crate::db::{self, Backend, Database, DbError, groups, users, write_transaction};
 use crate::passwords::{HashingPool, PasswordHasher};
 use crate::throttle::{Throttle, Wait};
 use crate::tokens::{TokenError, TokenService, TokenType, UserClaim, ValidatedToken};
@@ -285,13 +286,34 @@ impl Sessions {
         let seen = self.memory.epoch();
         let user = self
             .db
-            .run(move |conn| users::find_by_id(conn, user_id).map_err(DbError::from))
+            .run(move |conn| {
+                let Some(user) = users::find_by_id(conn, user_id)? else {
+                    return Ok::<_, DbError>(None);
+                };
+                let groups = groups::of_user(conn, user_id)?;
+                Ok(Some(DirectoryUser::new(user, groups)))
+            })
             .await?
-            .map(|user| Arc::new(DirectoryUser::from(user)));
+            .map(Arc::new);
         if let Some(user) = &user {
             self.memory.remember(user.clone(), seen);
         }
         Ok(user)
+    }
+
+    /// What an access token issued now carries of its user beyond Simple
+    /// JWT's claims (`jwt.user_claims`); nothing, and no lookup, by default.
+    async fn user_claims(&self, user: UserClaim) -> Result<Map<String, Value>, SessionError> {
+        if self.policy.token_claims.is_empty() {
+            return Ok(Map::new());
+        }
+        let UserClaim::Id(user_id) = user else {
+            return Ok(Map::new());
+        };
+        Ok(match self.find_user(user_id).await? {
+            Some(user) => self.policy.token_claims.of(&user.username, &user.profile),
+            None => Map::new(),
+        })
     }
 
     /// In migration mode (`jwt.adopt_unknown_refresh_tokens`), what the store

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::settings::Settings;
+use crate::users::TokenClaims;
 
 /// The rules sessions follow.
 #[derive(Clone, Debug)]
@@ -22,6 +23,8 @@ pub struct SessionPolicy {
     pub session_lifetime: chrono::Duration,
     /// How long a rotated-out refresh token may be presented again.
     pub reuse_grace: chrono::Duration,
+    /// What access tokens carry of their user (`jwt.user_claims`).
+    pub token_claims: TokenClaims,
 }
 
 /// How this instance keeps its memory and the tables in order.
@@ -54,6 +57,7 @@ impl SessionPolicy {
                 settings.sessions.absolute_lifetime_seconds,
             ),
             reuse_grace: chrono::Duration::seconds(settings.sessions.reuse_grace_seconds),
+            token_claims: TokenClaims::new(jwt.user_claims.clone()),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! and `crate::db::refresh_tokens::batch` (many at once, on PostgreSQL).
 
 use chrono::Utc;
+use serde_json::Map;
 
 use super::{SessionError, Sessions};
 use crate::db::DbError;
@@ -67,15 +68,24 @@ impl Sessions {
             Refreshed::Rotated { session_id, child } => (session_id, child),
             Refreshed::Replayed { session_id, child } => (session_id, Some(child)),
         };
+        // The user's claims as of now; refresh tokens stay minimal.
+        let claims = self.user_claims(presented.user).await?;
         let access = self.tokens.issue_from(
             TokenType::Access,
             &presented,
             &session_id,
             &self.tokens.stamp(TokenType::Access, now),
+            &claims,
         );
         let refresh = child.map(|stamp| {
             self.tokens
-                .issue_from(TokenType::Refresh, &presented, &session_id, &stamp)
+                .issue_from(
+                    TokenType::Refresh,
+                    &presented,
+                    &session_id,
+                    &stamp,
+                    &Map::new(),
+                )
                 .token
         });
         Ok(RefreshedTokens {

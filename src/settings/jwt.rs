@@ -6,10 +6,11 @@ use std::path::Path;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use super::values::{algorithm, hmac_algorithm, list_or_json, strings_or_json};
+use super::values::{algorithm, hmac_algorithm, list_or_json, profile_claims, strings_or_json};
 use crate::tokens::TokenRules;
 use crate::tokens::algorithms::{MIN_HMAC_SECRET_BYTES, algorithm_name, is_hmac};
 use crate::tokens::keys::loading::{KeyConfig, KeyMaterial, KeySource};
+use crate::users::ProfileClaim;
 
 /// Longest key id accepted in configuration.
 pub const MAX_KID_BYTES: usize = 128;
@@ -40,6 +41,9 @@ pub struct JwtSettings {
     pub signing_kid: String,
     #[serde(deserialize_with = "list_or_json")]
     pub keys: Vec<KeySettings>,
+    /// What access tokens carry of their user, in order.
+    #[serde(deserialize_with = "profile_claims")]
+    pub user_claims: Vec<ProfileClaim>,
     pub jwks_max_age_seconds: u64,
 }
 
@@ -88,6 +92,7 @@ impl std::fmt::Debug for JwtSettings {
             )
             .field("signing_kid", &self.signing_kid)
             .field("keys", &self.keys)
+            .field("user_claims", &self.user_claims)
             .finish_non_exhaustive()
     }
 }
@@ -177,6 +182,14 @@ impl JwtSettings {
                 "jwt.auth_header_types is empty; list at least one scheme, e.g. [\"Bearer\"]"
                     .to_owned(),
             );
+        }
+        let mut listed = std::collections::HashSet::new();
+        if let Some(twice) = self
+            .user_claims
+            .iter()
+            .find(|claim| !listed.insert(**claim))
+        {
+            return Err(format!("jwt.user_claims lists {:?} twice", twice.name()));
         }
         let claims = [&self.user_id_claim, &self.token_type_claim, &self.jti_claim];
         if claims.iter().any(|c| c.is_empty())

@@ -234,3 +234,33 @@ fn unknown_database_scheme_is_refused() {
         .to_string();
     assert!(message.contains("mysql"), "{message}");
 }
+
+#[test]
+fn user_claims_name_profile_fields_once_each() {
+    let settings =
+        load_from_env(&[("LATCHKEY_JWT__USER_CLAIMS", "username, groups,claims")]).expect("valid");
+    assert_eq!(
+        settings.jwt.user_claims,
+        [
+            crate::users::ProfileClaim::Username,
+            crate::users::ProfileClaim::Groups,
+            crate::users::ProfileClaim::Claims
+        ]
+    );
+    let settings = load_from_env(&[("LATCHKEY_JWT__USER_CLAIMS", r#"["email"]"#)]).expect("valid");
+    assert_eq!(
+        settings.jwt.user_claims,
+        [crate::users::ProfileClaim::Email]
+    );
+    for (value, expected) in [
+        (
+            "username,password",
+            "\"password\" is not one of username, email",
+        ),
+        ("exp", "\"exp\" is not one of"),
+        ("groups,groups", "lists \"groups\" twice"),
+    ] {
+        let error = load_from_env(&[("LATCHKEY_JWT__USER_CLAIMS", value)]).expect_err(value);
+        assert!(error.to_string().contains(expected), "{value}: {error}");
+    }
+}

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::db::DatabaseUrl;
 use crate::throttle::client_ip::ForwardingHeader;
 use crate::tokens::algorithms::{ALGORITHM_NAMES, is_hmac, parse_algorithm};
+use crate::users::ProfileClaim;
 
 /// A list of tables, from a config file as a TOML array, or from an
 /// environment variable (which cannot hold one) as a JSON array string.
@@ -95,6 +96,26 @@ where
                 "jwt.algorithm is {name:?}; the shared secret in jwt.signing_key is for HS256, HS384 or HS512 (asymmetric keys go in jwt.keys)"
             ))
         })
+}
+
+/// `jwt.user_claims`: profile claim names, in a list as [`strings_or_json`]
+/// reads one.
+pub fn profile_claims<'de, D>(deserializer: D) -> Result<Vec<ProfileClaim>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    strings_or_json(deserializer)?
+        .iter()
+        .map(|name| {
+            ProfileClaim::parse(name.trim()).ok_or_else(|| {
+                let known: Vec<&str> = ProfileClaim::ALL.iter().map(|claim| claim.name()).collect();
+                serde::de::Error::custom(format!(
+                    "jwt.user_claims: {name:?} is not one of {}",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Networks as CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses, in a

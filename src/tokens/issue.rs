@@ -25,13 +25,14 @@ impl TokenService {
     }
 
     /// A refresh and an access token for a fresh login in session `sid`,
-    /// sharing `iat`.
+    /// sharing `iat`; the access token also carries `user_claims`.
     pub fn issue_pair(
         &self,
         user_id: i64,
         sid: &str,
         refresh: &Stamp,
         now: DateTime<Utc>,
+        user_claims: &Map<String, Value>,
     ) -> (IssuedToken, IssuedToken) {
         let mut carried = Map::new();
         // Simple JWT writes the id as a string.
@@ -41,6 +42,7 @@ impl TokenService {
         );
         carried.insert(SESSION_CLAIM.to_owned(), Value::from(sid));
         let refresh = self.sign(TokenType::Refresh, &carried, refresh);
+        carried.extend(user_claims.clone());
         let access = self.sign(
             TokenType::Access,
             &carried,
@@ -51,13 +53,14 @@ impl TokenService {
 
     /// A token of `kind` in session `sid` carrying `from`'s claims except the
     /// ones every token gets afresh (type, exp, iat, jti), as Simple JWT's
-    /// refresh does.
+    /// refresh does, and `user_claims` (their values as of now win).
     pub fn issue_from(
         &self,
         kind: TokenType,
         from: &ValidatedToken,
         sid: &str,
         stamp: &Stamp,
+        user_claims: &Map<String, Value>,
     ) -> IssuedToken {
         let fresh = [
             self.rules.token_type_claim.as_str(),
@@ -74,6 +77,7 @@ impl TokenService {
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         carried.insert(SESSION_CLAIM.to_owned(), Value::from(sid));
+        carried.extend(user_claims.clone());
         self.sign(kind, &carried, stamp)
     }
 

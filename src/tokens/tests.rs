@@ -4,6 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::Algorithm;
+use serde_json::Map;
 
 use super::*;
 
@@ -51,7 +52,7 @@ fn issued_tokens_round_trip_with_simple_jwt_claims() {
     let service = service();
     let now = Utc::now();
     let stamp = service.stamp(TokenType::Refresh, now);
-    let (refresh, access) = service.issue_pair(42, "family", &stamp, now);
+    let (refresh, access) = service.issue_pair(42, "family", &stamp, now, &Map::new());
     let decoded = service
         .decode_as(&access.token, TokenType::Access)
         .expect("valid");
@@ -59,7 +60,7 @@ fn issued_tokens_round_trip_with_simple_jwt_claims() {
     assert_eq!(names, ["token_type", "exp", "iat", "jti", "user_id", "sid"]);
     assert_eq!(decoded.session(), Some("family"));
     let parent = service.decode(&refresh.token).expect("valid");
-    let again = service.issue_from(TokenType::Refresh, &parent, "family", &stamp);
+    let again = service.issue_from(TokenType::Refresh, &parent, "family", &stamp, &Map::new());
     assert_eq!(
         again.token, refresh.token,
         "the same stamp signs the same token"

@@ -292,3 +292,112 @@ async fn keys_generate_writes_a_private_key_the_service_then_signs_with() {
     assert_eq!(crate::helpers::header_of(&pair.access)["kid"], kid.as_str());
     assert_eq!(app.me(&pair.access).await.status(), 200);
 }
+
+#[tokio::test]
+async fn profiles_groups_and_claims_are_set_from_the_command_line() {
+    let app = spawn_app().await;
+    let url = app.database_url();
+    let run = |args: &[&str], stdin: &str| latchkey(&url, args, stdin);
+
+    let unknown_group = run(
+        &[
+            "users",
+            "create",
+            "bob",
+            "--group",
+            "admins",
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
+    assert_eq!(unknown_group.status.code(), Some(1));
+    assert!(
+        text(&unknown_group.stderr).contains("no group named \"admins\""),
+        "{}",
+        text(&unknown_group.stderr)
+    );
+    assert_eq!(
+        app.obtain("bob", "pw").await.status(),
+        401,
+        "nothing was written"
+    );
+
+    for (arg, expected) in [
+        ("--claim=exp=1", "\"exp\" is a reserved claim name"),
+        ("--claim=groups=[]", "\"groups\" is a reserved claim name"),
+        ("--claim=tenant", "write it as key=value"),
+        ("--email=not-an-address", "Enter a valid email address."),
+    ] {
+        let refused = run(&["users", "create", "bob", arg, "--password-stdin"], "pw\n");
+        assert_eq!(refused.status.code(), Some(1), "{arg}");
+        assert!(
+            text(&refused.stderr).contains(expected),
+            "{arg}: {}",
+            text(&refused.stderr)
+        );
+    }
+
+    let group = run(&["groups", "create", "admins"], "");
+    assert!(group.status.success(), "{}", text(&group.stderr));
+    let again = run(&["groups", "create", "admins"], "");
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    let created = run(
+        &[
+            "users",
+            "create",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--first-name",
+            "Bob",
+            "--staff",
+            "--group",
+            "admins",
+            "--claim",
+            "tenant=acme",
+            "--claim",
+            "seats=3",
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+
+    let shown = run(&["users", "show", "bob"], "");
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(shown["email"], "bob@example.com");
+    assert_eq!(shown["first_name"], "Bob");
+    assert_eq!(shown["is_staff"], true);
+    assert_eq!(shown["is_superuser"], false);
+    assert_eq!(shown["groups"], serde_json::json!(["admins"]));
+    assert_eq!(
+        shown["claims"],
+        serde_json::json!({"tenant": "acme", "seats": 3})
+    );
+    assert!(!shown.to_string().contains("pbkdf2"), "never the hash");
+
+    let listed = run(&["groups", "list"], "");
+    assert!(
+        text(&listed.stdout)
+            .lines()
+            .any(|line| line.split_whitespace().eq(["admins", "1"])),
+        "{}",
+        text(&listed.stdout)
+    );
+    let deleted = run(&["groups", "delete", "admins"], "");
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    let shown = run(&["users", "show", "bob"], "");
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(shown["groups"], serde_json::json!([]));
+    let missing = run(&["groups", "delete", "admins"], "");
+    assert!(
+        text(&missing.stderr).contains("no group named"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

@@ -12,6 +12,7 @@ mod introspect;
 mod key_attacks;
 mod keys;
 mod obtain;
+mod profiles;
 mod refresh;
 mod requests;
 mod schema;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use latchkey::db::users;
+use latchkey::db::{groups, users};
 use latchkey::passwords::{Password, PasswordHasher};
 use latchkey::settings::Settings;
 use latchkey::startup::Application;
@@ -165,6 +165,38 @@ impl TestApp {
         let name = username.to_owned();
         let existed = self
             .with_db(move |conn| users::set_password(conn, &name, &hash).expect("changed"))
+            .await;
+        assert!(existed, "no user {username:?}");
+    }
+
+    pub async fn create_group(&self, name: &str) {
+        let name = name.to_owned();
+        let created = self
+            .with_db(move |conn| groups::create(conn, &name).expect("created"))
+            .await;
+        assert!(created, "the group is new");
+    }
+
+    /// Makes `names` the user's groups, as an operator would.
+    pub async fn set_groups(&self, username: &str, names: &[&str]) {
+        let name = username.to_owned();
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let outcome = self
+            .with_db(move |conn| {
+                groups::set_for_user(conn, &name, &names, chrono::Utc::now().naive_utc())
+                    .expect("changed")
+            })
+            .await;
+        assert_eq!(outcome, Ok(true), "{username} and the groups exist");
+    }
+
+    /// Replaces the user's claims object, as an operator would.
+    pub async fn set_claims(&self, username: &str, claims: Value) {
+        let name = username.to_owned();
+        let existed = self
+            .with_db(move |conn| {
+                users::set_claims(conn, &name, &claims.to_string()).expect("changed")
+            })
             .await;
         assert!(existed, "no user {username:?}");
     }

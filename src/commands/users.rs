@@ -1,0 +1,219 @@
+//! `latchkey users ...`: creating users with their profile, groups and
+//! claims, changing passwords, (de)activating, deleting, listing, showing.
+
+use std::io::{BufRead, IsTerminal};
+
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::connect;
+use crate::db::users::{self, NewUser};
+use crate::passwords::{Password, PasswordHasher};
+use crate::settings::Settings;
+
+/// A user as `users create` describes them.
+pub struct UserToCreate {
+    pub name: String,
+    pub password_stdin: bool,
+    pub inactive: bool,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub staff: bool,
+    pub superuser: bool,
+    pub groups: Vec<String>,
+    /// `key=value` pairs; a value that reads as JSON is taken as such.
+    pub claims: Vec<String>,
+}
+
+pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()> {
+    let name = checked_username(&user.name)?;
+    if let Err(message) = crate::users::check_email(&user.email) {
+        anyhow::bail!("--email: {message}");
+    }
+    let claims = claims_from(&user.claims, settings)?;
+    let password = read_password(user.password_stdin, true)?;
+    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
+    let mut conn = connect(settings)?;
+    let claims_text = Value::Object(claims).to_string();
+    let new_user = NewUser {
+        email: &user.email,
+        first_name: &user.first_name,
+        last_name: &user.last_name,
+        is_staff: user.staff,
+        is_superuser: user.superuser,
+        claims: &claims_text,
+        ..NewUser::named(name, &hash, !user.inactive, Utc::now().naive_utc())
+    };
+    match users::insert_with_groups(&mut conn, &new_user, &user.groups) {
+        Ok(Ok(created)) => {
+            println!("created user {:?} (id {})", created.username, created.id);
+            Ok(())
+        }
+        Ok(Err(group)) => anyhow::bail!(
+            "no group named {group:?}; create it first with `latchkey groups create {group}`"
+        ),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {
+            anyhow::bail!("user {name:?} already exists")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The claims object `key=value` pairs make, checked as any stored one is.
+fn claims_from(pairs: &[String], settings: &Settings) -> anyhow::Result<Map<String, Value>> {
+    let mut claims = Map::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--claim {pair:?}: write it as key=value"))?;
+        anyhow::ensure!(!key.is_empty(), "--claim {pair:?}: the key is empty");
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::from(value));
+        claims.insert(key.to_owned(), value);
+    }
+    let jwt = &settings.jwt;
+    let configured = [
+        jwt.user_id_claim.as_str(),
+        jwt.token_type_claim.as_str(),
+        jwt.jti_claim.as_str(),
+    ];
+    let claims = Value::Object(claims);
+    crate::users::check_claims(&claims, &configured)
+        .map_err(|e| anyhow::anyhow!("--claim: {e}"))?;
+    Ok(match claims {
+        Value::Object(members) => members,
+        _ => Map::new(),
+    })
+}
+
+/// Prints the user and their profile as JSON (never the password hash).
+pub fn show_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    let user = users::find_by_username(&mut conn, name)?
+        .ok_or_else(|| anyhow::anyhow!("no user named {name:?}"))?;
+    let groups = crate::db::groups::of_user(&mut conn, user.id)?;
+    let shown = json!({
+        "id": user.id,
+        "username": user.username,
+        "is_active": user.is_active,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": groups,
+        "claims": crate::users::parse_claims(&user.claims),
+        "date_joined": user.date_joined.and_utc().to_rfc3339(),
+        "last_login": user.last_login.map(|at| at.and_utc().to_rfc3339()),
+    });
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
+}
+
+pub fn set_password(settings: &Settings, name: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let password = read_password(password_stdin, true)?;
+    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
+    let mut conn = connect(settings)?;
+    require_user(users::set_password(&mut conn, name, &hash)?, name, settings)?;
+    println!("password of {name:?} changed");
+    Ok(())
+}
+
+pub fn set_active(settings: &Settings, name: &str, active: bool) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    require_user(users::set_active(&mut conn, name, active)?, name, settings)?;
+    println!(
+        "user {name:?} {}",
+        if active { "activated" } else { "deactivated" }
+    );
+    Ok(())
+}
+
+pub fn delete_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    require_user(users::delete(&mut conn, name)?, name, settings)?;
+    println!("user {name:?} deleted");
+    Ok(())
+}
+
+pub fn list_users(settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    println!(
+        "{:>6}  {:<32}  {:<8}  {:<20}  last login",
+        "id", "username", "active", "joined"
+    );
+    for user in users::list(&mut conn)? {
+        println!(
+            "{:>6}  {:<32}  {:<8}  {:<20}  {}",
+            user.id,
+            user.username,
+            if user.is_active { "yes" } else { "no" },
+            user.date_joined.format("%Y-%m-%d %H:%M:%S"),
+            user.last_login
+                .map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "never".to_owned()),
+        );
+    }
+    Ok(())
+}
+
+/// Checks the user existed, then waits until every running instance has read
+/// the change from the feed, so that when the command returns it is in force.
+pub(super) fn require_user(existed: bool, name: &str, settings: &Settings) -> anyhow::Result<()> {
+    anyhow::ensure!(existed, "no user named {name:?}");
+    std::thread::sleep(settings.cache.sync_interval() * 2);
+    Ok(())
+}
+
+/// Logins strip surrounding whitespace from the username (as Simple JWT
+/// does), so a name that has any could never log in.
+fn checked_username(name: &str) -> anyhow::Result<&str> {
+    anyhow::ensure!(
+        !name.trim().is_empty() && name.trim() == name && !name.contains('\0'),
+        "the username must be non-empty, without surrounding whitespace or NUL characters"
+    );
+    Ok(name)
+}
+
+/// A group name: not empty, no surrounding whitespace, no control characters.
+pub(super) fn require_group_name(name: &str) -> anyhow::Result<&str> {
+    anyhow::ensure!(
+        !name.trim().is_empty() && name.trim() == name && !name.chars().any(char::is_control),
+        "a group name must be non-empty, without surrounding whitespace or control characters"
+    );
+    Ok(name)
+}
+
+/// Reads a password from one line of stdin, or prompts twice on a terminal.
+fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<Password> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        anyhow::ensure!(
+            std::io::stdin().is_terminal(),
+            "no terminal to prompt on: pipe the password in with --password-stdin"
+        );
+        let first = rpassword::prompt_password("Password: ")?;
+        if confirm {
+            let second = rpassword::prompt_password("Password (again): ")?;
+            anyhow::ensure!(first == second, "the passwords do not match");
+        }
+        first
+    };
+    anyhow::ensure!(!password.is_empty(), "the password is empty");
+    // Logins strip surrounding whitespace, as Simple JWT does.
+    anyhow::ensure!(
+        password.trim() == password,
+        "the password has leading or trailing whitespace, which logins strip; choose another"
+    );
+    anyhow::ensure!(
+        !password.contains('\0'),
+        "the password contains a NUL character"
+    );
+    Ok(Password::new(password))
+}

@@ -1,0 +1,137 @@
+//! Named groups of users (Django's `auth_group` and `auth_user_groups`).
+//! Changing who is in a group publishes a user change, so access tokens
+//! issued afterwards carry the new groups.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::events::{self, Event};
+use super::schema::{user_group_members, user_groups, users};
+use super::{DbConnection, write_transaction};
+
+/// Creates a group; returns whether it is new.
+pub fn create(conn: &mut DbConnection, name: &str) -> QueryResult<bool> {
+    match diesel::insert_into(user_groups::table)
+        .values(user_groups::name.eq(name))
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Deletes a group; its members' next tokens no longer name it. Returns
+/// whether it existed.
+pub fn delete(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    write_transaction(conn, |conn| {
+        let Some(id) = find(conn, name)? else {
+            return Ok(false);
+        };
+        let members: Vec<i64> = user_group_members::table
+            .filter(user_group_members::group_id.eq(id))
+            .select(user_group_members::user_id)
+            .load(conn)?;
+        diesel::delete(user_groups::table.find(id)).execute(conn)?;
+        for member in members {
+            events::publish(conn, Event::UserChanged(member), now)?;
+        }
+        Ok(true)
+    })
+}
+
+fn find(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+    user_groups::table
+        .filter(user_groups::name.eq(name))
+        .select(user_groups::id)
+        .first(conn)
+        .optional()
+}
+
+/// Every group with its number of members, by name.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+    let groups: Vec<(i64, String)> = user_groups::table
+        .order(user_groups::name)
+        .select((user_groups::id, user_groups::name))
+        .load(conn)?;
+    let memberships: Vec<i64> = user_group_members::table
+        .select(user_group_members::group_id)
+        .load(conn)?;
+    Ok(groups
+        .into_iter()
+        .map(|(id, name)| {
+            let members = memberships.iter().filter(|group| **group == id).count();
+            (name, members as i64)
+        })
+        .collect())
+}
+
+/// The names of the user's groups, sorted.
+pub fn of_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<String>> {
+    user_group_members::table
+        .inner_join(user_groups::table)
+        .filter(user_group_members::user_id.eq(user_id))
+        .order(user_groups::name)
+        .select(user_groups::name)
+        .load(conn)
+}
+
+/// Makes `names` (all of which must exist) the user's groups; call inside a
+/// write transaction. `Err(name)` names a group that does not exist, and
+/// then nothing was written.
+pub(super) fn replace_memberships(
+    conn: &mut DbConnection,
+    user_id: i64,
+    names: &[String],
+) -> QueryResult<Result<(), String>> {
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        match find(conn, name)? {
+            Some(id) => ids.push(id),
+            None => return Ok(Err(name.clone())),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    diesel::delete(user_group_members::table.filter(user_group_members::user_id.eq(user_id)))
+        .execute(conn)?;
+    for group_id in ids {
+        diesel::insert_into(user_group_members::table)
+            .values((
+                user_group_members::user_id.eq(user_id),
+                user_group_members::group_id.eq(group_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Ok(()))
+}
+
+/// Makes `names` the user's groups and publishes the change. `Ok(Err(name))`
+/// names a group that does not exist (nothing changed); `Ok(Ok(false))`: no
+/// such user.
+pub fn set_for_user(
+    conn: &mut DbConnection,
+    username: &str,
+    names: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<Result<bool, String>> {
+    write_transaction(conn, |conn| {
+        let user: Option<i64> = users::table
+            .filter(users::username.eq(username))
+            .select(users::id)
+            .first(conn)
+            .optional()?;
+        let Some(user_id) = user else {
+            return Ok(Ok(false));
+        };
+        // Every name is checked before anything is written.
+        if let Err(unknown) = replace_memberships(conn, user_id, names)? {
+            return Ok(Err(unknown));
+        }
+        events::publish(conn, Event::UserChanged(user_id), now)?;
+        Ok(Ok(true))
+    })
+}
