@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::connect;
 use crate::db::users::{self, NewUser};
-use crate::passwords::{Password, PasswordHasher};
+use crate::passwords::{Password, PasswordHasher, UserAttributes};
 use crate::settings::Settings;
 
 /// A user as `users create` describes them.
@@ -32,9 +32,24 @@ pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()
         anyhow::bail!("--email: {message}");
     }
     let claims = claims_from(&user.claims, settings)?;
-    let password = read_password(user.password_stdin, true)?;
-    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
     let mut conn = connect(settings)?;
+    // Before the password is asked for: a taken name needs none.
+    anyhow::ensure!(
+        users::find_by_username(&mut conn, name)?.is_none(),
+        "user {name:?} already exists"
+    );
+    let password = read_password(user.password_stdin, true)?;
+    check_password(
+        settings,
+        &password,
+        &UserAttributes {
+            username: name,
+            email: &user.email,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+        },
+    )?;
+    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
     let claims_text = Value::Object(claims).to_string();
     let new_user = NewUser {
         email: &user.email,
@@ -61,6 +76,18 @@ pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Refuses a password the rules (`passwords.*`) refuse, with every reason,
+/// one per line, as Django words them.
+fn check_password(
+    settings: &Settings,
+    password: &Password,
+    user: &UserAttributes,
+) -> anyhow::Result<()> {
+    let problems = settings.passwords.rules().problems(password.expose(), user);
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
+    Ok(())
 }
 
 /// The claims object `key=value` pairs make, checked as any stored one is.
@@ -114,9 +141,21 @@ pub fn show_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
 }
 
 pub fn set_password(settings: &Settings, name: &str, password_stdin: bool) -> anyhow::Result<()> {
-    let password = read_password(password_stdin, true)?;
-    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
     let mut conn = connect(settings)?;
+    let user = users::find_by_username(&mut conn, name)?
+        .ok_or_else(|| anyhow::anyhow!("no user named {name:?}"))?;
+    let password = read_password(password_stdin, true)?;
+    check_password(
+        settings,
+        &password,
+        &UserAttributes {
+            username: &user.username,
+            email: &user.email,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+        },
+    )?;
+    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
     require_user(users::set_password(&mut conn, name, &hash)?, name, settings)?;
     println!("password of {name:?} changed");
     Ok(())

@@ -6,6 +6,7 @@
 //! on its own thread, never an async worker.
 
 pub mod pool;
+pub mod validation;
 
 use std::num::NonZeroU32;
 
@@ -15,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use ring::rand::{SecureRandom, SystemRandom};
 
 pub use pool::{HashingBusy, HashingPool};
+pub use validation::{PasswordRules, UserAttributes};
 
 const ALGORITHM: &str = "pbkdf2_sha256";
 const SALT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -32,6 +34,11 @@ impl Password {
 
     fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// The plaintext, for the checks a new password goes through.
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 

@@ -21,6 +21,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
 use crate::db::DatabaseUrl;
+use crate::passwords::PasswordRules;
 pub use database::DatabaseSettings;
 pub use introspection::{ClientSettings, IntrospectionSettings};
 pub use jwt::{JwtSettings, KeySettings, MAX_KID_BYTES};
@@ -53,6 +54,35 @@ pub struct Settings {
 #[derive(Clone, Debug, Deserialize)]
 pub struct PasswordSettings {
     pub iterations: u32,
+    pub min_length: usize,
+    pub refuse_numeric: bool,
+    pub max_similarity: f64,
+    pub min_strength: u8,
+}
+
+impl PasswordSettings {
+    /// The rules a new password is checked by.
+    pub fn rules(&self) -> PasswordRules {
+        PasswordRules {
+            min_length: self.min_length,
+            refuse_numeric: self.refuse_numeric,
+            max_similarity: self.max_similarity,
+            min_strength: self.min_strength,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.iterations == 0 {
+            return Err("passwords.iterations must be at least 1".to_owned());
+        }
+        if !(0.0..=1.0).contains(&self.max_similarity) {
+            return Err("passwords.max_similarity must be between 0 and 1".to_owned());
+        }
+        if self.min_strength > 4 {
+            return Err("passwords.min_strength must be between 0 and 4".to_owned());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -139,10 +169,7 @@ impl Settings {
                     .validate(self.jwt.refresh_token_lifetime_seconds)
             })
             .and_then(|()| self.cache.validate())
-            .and_then(|()| match self.passwords.iterations {
-                0 => Err("passwords.iterations must be at least 1".to_owned()),
-                _ => Ok(()),
-            })
+            .and_then(|()| self.passwords.validate())
             .and_then(|()| self.database.validate())
             .map_err(SettingsError::Invalid)
     }

@@ -7,8 +7,14 @@ use std::time::{Duration, Instant};
 use crate::helpers::{TestDatabase, spawn_app};
 
 fn latchkey(database_url: &str, args: &[&str], stdin: &str) -> Output {
+    latchkey_with(database_url, &[], args, stdin)
+}
+
+/// [`latchkey`] with more settings from the environment.
+fn latchkey_with(database_url: &str, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
         .args(args)
+        .envs(env.iter().copied())
         .env("LATCHKEY_DATABASE__URL", database_url)
         .env("LATCHKEY_PASSWORDS__ITERATIONS", "1000")
         .env("LATCHKEY_LOG__FILTER", "warn")
@@ -308,7 +314,7 @@ async fn profiles_groups_and_claims_are_set_from_the_command_line() {
             "admins",
             "--password-stdin",
         ],
-        "pw\n",
+        "lunar module descent 1969\n",
     );
     assert_eq!(unknown_group.status.code(), Some(1));
     assert!(
@@ -328,7 +334,10 @@ async fn profiles_groups_and_claims_are_set_from_the_command_line() {
         ("--claim=tenant", "write it as key=value"),
         ("--email=not-an-address", "Enter a valid email address."),
     ] {
-        let refused = run(&["users", "create", "bob", arg, "--password-stdin"], "pw\n");
+        let refused = run(
+            &["users", "create", "bob", arg, "--password-stdin"],
+            "lunar module descent 1969\n",
+        );
         assert_eq!(refused.status.code(), Some(1), "{arg}");
         assert!(
             text(&refused.stderr).contains(expected),
@@ -363,7 +372,7 @@ async fn profiles_groups_and_claims_are_set_from_the_command_line() {
             "seats=3",
             "--password-stdin",
         ],
-        "pw\n",
+        "lunar module descent 1969\n",
     );
     assert!(created.status.success(), "{}", text(&created.stderr));
 
@@ -400,4 +409,83 @@ async fn profiles_groups_and_claims_are_set_from_the_command_line() {
         "{}",
         text(&missing.stderr)
     );
+}
+
+#[tokio::test]
+async fn passwords_are_validated_with_djangos_messages() {
+    let app = spawn_app().await;
+    let url = app.database_url();
+    let refusal = |env: &[(&str, &str)], args: &[&str], password: &str| {
+        let output = latchkey_with(&url, env, args, &format!("{password}\n"));
+        assert_eq!(output.status.code(), Some(1), "{password:?} was accepted");
+        let stderr = text(&output.stderr);
+        let mut lines: Vec<String> = stderr
+            .trim()
+            .trim_start_matches("latchkey: ")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let create = [
+        "users",
+        "create",
+        "margaret",
+        "--email",
+        "mh@apollo.example",
+        "--password-stdin",
+    ];
+    // Only the strength estimate, then each other rule on its own.
+    let weak_only: &[(&str, &str)] = &[];
+    let no_strength: &[(&str, &str)] = &[("LATCHKEY_PASSWORDS__MIN_STRENGTH", "0")];
+    assert_eq!(
+        refusal(weak_only, &create, "password123"),
+        ["This password is too common."]
+    );
+    assert_eq!(
+        refusal(no_strength, &create, "Xk2!vq"),
+        ["This password is too short. It must contain at least 8 characters."]
+    );
+    assert_eq!(
+        refusal(no_strength, &create, "93847261503847"),
+        ["This password is entirely numeric."]
+    );
+    assert_eq!(
+        refusal(no_strength, &create, "Margaret!"),
+        ["The password is too similar to the username."]
+    );
+    assert_eq!(
+        refusal(no_strength, &create, "apollo.example"),
+        ["The password is too similar to the email address."]
+    );
+    // Every reason at once, one per line.
+    assert_eq!(
+        refusal(weak_only, &create, "1234"),
+        [
+            "This password is entirely numeric.",
+            "This password is too common.",
+            "This password is too short. It must contain at least 8 characters.",
+        ]
+    );
+    // Nothing was created; a strong password is taken.
+    assert_eq!(app.obtain("margaret", "1234").await.status(), 401);
+    let created = latchkey(&url, &create, "lunar module descent 1969\n");
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    // set-password checks the new password against the user's own words too.
+    let set = ["users", "set-password", "margaret", "--password-stdin"];
+    assert_eq!(
+        refusal(no_strength, &set, "margaret1"),
+        ["The password is too similar to the username."]
+    );
+    // Every rule can be turned off.
+    let off: &[(&str, &str)] = &[
+        ("LATCHKEY_PASSWORDS__MIN_LENGTH", "0"),
+        ("LATCHKEY_PASSWORDS__REFUSE_NUMERIC", "false"),
+        ("LATCHKEY_PASSWORDS__MAX_SIMILARITY", "0"),
+        ("LATCHKEY_PASSWORDS__MIN_STRENGTH", "0"),
+    ];
+    let changed = latchkey_with(&url, off, &set, "1\n");
+    assert!(changed.status.success(), "{}", text(&changed.stderr));
+    assert_eq!(app.obtain("margaret", "1").await.status(), 200);
 }
