@@ -18,8 +18,9 @@ as a restructuring); by default only the current build has them (for a
 change that adds those checks). BASELINE_REV=current compares the
 current build with itself under other settings: CURRENT_ENV (a JSON object
 of LATCHKEY_ variables) applies to the current side only, and SEED_PROFILE=1
-gives the bench user a group and a claims object on both sides (for
-jwt.user_claims). Needs wrk and psql.
+adds two groups and a claims object to the bench user wherever the seed
+goes (with SEED_BASELINE=1, both sides; the baseline must have those
+tables). Needs wrk and psql.
 
 Earlier baselines: 770bc70 (before sessions, for the revocation check),
 8dc5473 (before the per-user mark, the default), 59eca68 (before the

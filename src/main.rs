@@ -104,6 +104,19 @@ enum UsersCommand {
     },
     /// Show a user and their profile, as JSON.
     Show { name: String },
+    /// Make these the user's groups (none: no group).
+    SetGroups {
+        name: String,
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+    /// Replace the user's claims object (none: an empty one).
+    SetClaims {
+        name: String,
+        /// key=value; a value that reads as JSON is taken as such.
+        #[arg(long = "claim")]
+        claims: Vec<String>,
+    },
     /// Change a user's password.
     SetPassword {
         name: String,
@@ -165,6 +178,12 @@ fn main() -> ExitCode {
                 },
             ),
             UsersCommand::Show { name } => users::show_user(&settings, &name),
+            UsersCommand::SetGroups { name, groups } => {
+                users::set_groups(&settings, &name, &groups)
+            }
+            UsersCommand::SetClaims { name, claims } => {
+                users::set_claims(&settings, &name, &claims)
+            }
             UsersCommand::SetPassword {
                 name,
                 password_stdin,

@@ -32,6 +32,8 @@ pub fn delete(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let existed = groups::delete(&mut conn, name, Utc::now().naive_utc())?;
     anyhow::ensure!(existed, "no group named {name:?}");
+    // In force on every running instance when this returns.
+    std::thread::sleep(settings.cache.sync_interval() * 2);
     println!("group {name:?} deleted");
     Ok(())
 }

@@ -31,6 +31,14 @@ pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()
     if let Err(message) = crate::users::check_email(&user.email) {
         anyhow::bail!("--email: {message}");
     }
+    for (flag, name) in [
+        ("--first-name", &user.first_name),
+        ("--last-name", &user.last_name),
+    ] {
+        if let Err(message) = crate::users::check_name(name) {
+            anyhow::bail!("{flag}: {message}");
+        }
+    }
     let claims = claims_from(&user.claims, settings)?;
     let mut conn = connect(settings)?;
     // Before the password is asked for: a taken name needs none.
@@ -114,6 +122,30 @@ fn claims_from(pairs: &[String], settings: &Settings) -> anyhow::Result<Map<Stri
         Value::Object(members) => members,
         _ => Map::new(),
     })
+}
+
+/// Makes `groups` (all of which must exist) the user's groups; their next
+/// access tokens carry them.
+pub fn set_groups(settings: &Settings, name: &str, groups: &[String]) -> anyhow::Result<()> {
+    let mut conn = connect(settings)?;
+    match crate::db::groups::set_for_user(&mut conn, name, groups, Utc::now().naive_utc())? {
+        Ok(existed) => require_user(existed, name, settings)?,
+        Err(group) => anyhow::bail!(
+            "no group named {group:?}; create it first with `latchkey groups create {group}`"
+        ),
+    }
+    println!("groups of {name:?}: {}", groups.join(", "));
+    Ok(())
+}
+
+/// Replaces the user's claims object with the `key=value` pairs; their next
+/// access tokens carry it.
+pub fn set_claims(settings: &Settings, name: &str, pairs: &[String]) -> anyhow::Result<()> {
+    let claims = Value::Object(claims_from(pairs, settings)?).to_string();
+    let mut conn = connect(settings)?;
+    require_user(users::set_claims(&mut conn, name, &claims)?, name, settings)?;
+    println!("claims of {name:?}: {claims}");
+    Ok(())
 }
 
 /// Prints the user and their profile as JSON (never the password hash).

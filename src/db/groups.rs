@@ -1,6 +1,10 @@
 //! Named groups of users (Django's `auth_group` and `auth_user_groups`).
 //! Changing who is in a group publishes a user change, so access tokens
-//! issued afterwards carry the new groups.
+//! issued afterwards carry the new groups. Every transaction that changes
+//! memberships takes the change feed's lock first (see
+//! `super::backend::order_feed_writes`): memberships then change one
+//! transaction at a time, so a group deleted while someone joins it tells
+//! every member, and no two such changes wait on each other's rows.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -11,23 +15,22 @@ use super::{DbConnection, write_transaction};
 
 /// Creates a group; returns whether it is new.
 pub fn create(conn: &mut DbConnection, name: &str) -> QueryResult<bool> {
-    match diesel::insert_into(user_groups::table)
-        .values(user_groups::name.eq(name))
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(error) => Err(error),
-    }
+    write_transaction(conn, |conn| {
+        if find(conn, name)?.is_some() {
+            return Ok(false);
+        }
+        diesel::insert_into(user_groups::table)
+            .values(user_groups::name.eq(name))
+            .execute(conn)?;
+        Ok(true)
+    })
 }
 
 /// Deletes a group; its members' next tokens no longer name it. Returns
 /// whether it existed.
 pub fn delete(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> QueryResult<bool> {
     write_transaction(conn, |conn| {
+        super::backend::order_feed_writes(conn)?;
         let Some(id) = find(conn, name)? else {
             return Ok(false);
         };
@@ -57,15 +60,15 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
         .order(user_groups::name)
         .select((user_groups::id, user_groups::name))
         .load(conn)?;
-    let memberships: Vec<i64> = user_group_members::table
-        .select(user_group_members::group_id)
-        .load(conn)?;
+    let counts: std::collections::HashMap<i64, i64> = user_group_members::table
+        .group_by(user_group_members::group_id)
+        .select((user_group_members::group_id, diesel::dsl::count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
     Ok(groups
         .into_iter()
-        .map(|(id, name)| {
-            let members = memberships.iter().filter(|group| **group == id).count();
-            (name, members as i64)
-        })
+        .map(|(id, name)| (name, counts.get(&id).copied().unwrap_or(0)))
         .collect())
 }
 
@@ -119,6 +122,7 @@ pub fn set_for_user(
     now: NaiveDateTime,
 ) -> QueryResult<Result<bool, String>> {
     write_transaction(conn, |conn| {
+        super::backend::order_feed_writes(conn)?;
         let user: Option<i64> = users::table
             .filter(users::username.eq(username))
             .select(users::id)

@@ -129,6 +129,8 @@ pub fn insert_with_groups(
     groups: &[String],
 ) -> QueryResult<Result<User, String>> {
     let outcome = write_transaction(conn, |conn| {
+        // Memberships change under the feed's lock (see `super::groups`).
+        super::backend::order_feed_writes(conn)?;
         let created = insert(conn, user)?;
         match super::groups::replace_memberships(conn, created.id, groups)? {
             Ok(()) => Ok(created),

@@ -46,10 +46,8 @@ impl PasswordRules {
         if self.min_strength > 0 && strength(password, user) < self.min_strength {
             problems.push("This password is too common.".to_owned());
         }
-        if self.refuse_numeric
-            && !password.is_empty()
-            && password.chars().all(|c| c.is_ascii_digit())
-        {
+        // Python's str.isdigit, which Django uses, takes any Unicode digit.
+        if self.refuse_numeric && !password.is_empty() && password.chars().all(char::is_numeric) {
             problems.push("This password is entirely numeric.".to_owned());
         }
         problems
@@ -145,6 +143,21 @@ mod tests {
             refuse_numeric: true,
             max_similarity: 0.7,
             min_strength: 2,
+        }
+    }
+
+    #[test]
+    fn digits_of_any_script_are_numeric_as_python_reads_them() {
+        let rules = PasswordRules {
+            min_strength: 0,
+            ..django_defaults()
+        };
+        for numeric in ["93847261503847", "١٢٣٤٥٦٧٨٩٠", "²³⁴⁵⁶⁷⁸⁹"] {
+            assert_eq!(
+                rules.problems(numeric, &UserAttributes::default()),
+                ["This password is entirely numeric."],
+                "{numeric}"
+            );
         }
     }
 

@@ -90,6 +90,16 @@ impl Sessions {
         };
         tracing::Span::current().record("user_id", user.id);
 
+        // Read before the session is written, so a lookup that fails leaves
+        // none behind.
+        let claims = match self.user_claims(UserClaim::Id(user.id)).await {
+            Ok(claims) => claims,
+            Err(error) => {
+                // The password was right: the guess did not fail.
+                reservation.release();
+                return Err(error);
+            }
+        };
         let basis = users::LoginBasis {
             user_id: user.id,
             verified_hash: user.password.clone(),
@@ -151,7 +161,6 @@ impl Sessions {
         };
         reservation.release();
 
-        let claims = self.user_claims(UserClaim::Id(user.id)).await?;
         let (refresh, access) = self
             .tokens
             .issue_pair(user.id, &session_id, &stamp, now, &claims);

@@ -40,6 +40,11 @@ impl Sessions {
             grace: self.policy.reuse_grace,
         };
 
+        // The user's claims as of now, read before the parent is used up: a
+        // lookup that fails then leaves the token usable. Refresh tokens
+        // stay minimal.
+        let claims = self.user_claims(presented.user).await?;
+
         // The batch claims what it can; what it did not claim is settled
         // (grace, reuse, refusal) one by one.
         let batched = match &self.rotations {
@@ -68,8 +73,6 @@ impl Sessions {
             Refreshed::Rotated { session_id, child } => (session_id, child),
             Refreshed::Replayed { session_id, child } => (session_id, Some(child)),
         };
-        // The user's claims as of now; refresh tokens stay minimal.
-        let claims = self.user_claims(presented.user).await?;
         let access = self.tokens.issue_from(
             TokenType::Access,
             &presented,

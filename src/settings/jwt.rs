@@ -191,6 +191,16 @@ impl JwtSettings {
         {
             return Err(format!("jwt.user_claims lists {:?} twice", twice.name()));
         }
+        if let Some(clash) = self.user_claims.iter().find(|claim| {
+            [&self.user_id_claim, &self.token_type_claim, &self.jti_claim]
+                .iter()
+                .any(|name| name.as_str() == claim.name())
+        }) {
+            return Err(format!(
+                "jwt.user_claims lists {:?}, which is also the name of the user, type or id claim; rename that claim or leave it out",
+                clash.name()
+            ));
+        }
         let claims = [&self.user_id_claim, &self.token_type_claim, &self.jti_claim];
         if claims.iter().any(|c| c.is_empty())
             || claims[0] == claims[1]

@@ -75,8 +75,9 @@ impl PasswordSettings {
         if self.iterations == 0 {
             return Err("passwords.iterations must be at least 1".to_owned());
         }
-        if !(0.0..=1.0).contains(&self.max_similarity) {
-            return Err("passwords.max_similarity must be between 0 and 1".to_owned());
+        // Django refuses a similarity below 0.1 as meaningless.
+        if self.max_similarity != 0.0 && !(0.1..=1.0).contains(&self.max_similarity) {
+            return Err("passwords.max_similarity must be 0 (off) or between 0.1 and 1".to_owned());
         }
         if self.min_strength > 4 {
             return Err("passwords.min_strength must be between 0 and 4".to_owned());

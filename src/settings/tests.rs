@@ -259,8 +259,13 @@ fn user_claims_name_profile_fields_once_each() {
         ),
         ("exp", "\"exp\" is not one of"),
         ("groups,groups", "lists \"groups\" twice"),
+        ("email", "also the name of the user, type or id claim"),
     ] {
-        let error = load_from_env(&[("LATCHKEY_JWT__USER_CLAIMS", value)]).expect_err(value);
+        let error = load_from_env(&[
+            ("LATCHKEY_JWT__USER_CLAIMS", value),
+            ("LATCHKEY_JWT__USER_ID_CLAIM", "email"),
+        ])
+        .expect_err(value);
         assert!(error.to_string().contains(expected), "{value}: {error}");
     }
 }

@@ -98,8 +98,11 @@ impl TokenService {
             self.rules.jti_claim.clone(),
             Value::from(stamp.jti.as_str()),
         );
+        // What is carried never replaces the stamp's own claims.
         for (name, value) in carried {
-            claims.insert(name.clone(), value.clone());
+            if !claims.contains_key(name) {
+                claims.insert(name.clone(), value.clone());
+            }
         }
         if let Some(audience) = &self.rules.audience {
             claims.insert("aud".to_owned(), Value::from(audience.as_str()));

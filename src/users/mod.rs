@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 /// A claims object's largest serialized size, in bytes.
 pub const MAX_CLAIMS_BYTES: usize = 2048;
 
-/// Claim names a token gives its own meaning; a user's claims never use them.
-pub const RESERVED_CLAIMS: [&str; 9] = [
+/// Claim names a token or an introspection answer gives its own meaning; a
+/// user's claims never use them.
+pub const RESERVED_CLAIMS: [&str; 13] = [
     "exp",
     "iat",
     "jti",
@@ -19,6 +20,10 @@ pub const RESERVED_CLAIMS: [&str; 9] = [
     "iss",
     "aud",
     "nbf",
+    "sub",
+    "scope",
+    "client_id",
+    "active",
 ];
 
 /// A user's profile: everything but the name, the password and the flags
@@ -82,22 +87,29 @@ impl ProfileClaim {
 
 /// What access tokens carry of their user, beyond Simple JWT's claims.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TokenClaims(Vec<ProfileClaim>);
+pub struct TokenClaims {
+    listed: Vec<ProfileClaim>,
+    /// The configured names of the user, type and id claims, reserved too.
+    configured: Vec<String>,
+}
 
 impl TokenClaims {
-    pub fn new(claims: Vec<ProfileClaim>) -> Self {
-        Self(claims)
+    /// `listed`, never writing a member of a claims object named as one of
+    /// the token's own claims (`configured`: the user, type and id claim
+    /// names in use).
+    pub fn new(listed: Vec<ProfileClaim>, configured: Vec<String>) -> Self {
+        Self { listed, configured }
     }
 
     /// No extra claims: tokens are exactly Simple JWT's.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.listed.is_empty()
     }
 
     /// The claims for a user named `username` with `profile`, as of now.
     pub fn of(&self, username: &str, profile: &Profile) -> Map<String, Value> {
         let mut claims = Map::new();
-        for claim in &self.0 {
+        for claim in &self.listed {
             let value = match claim {
                 ProfileClaim::Username => Value::from(username),
                 ProfileClaim::Email => Value::from(profile.email.as_str()),
@@ -107,7 +119,15 @@ impl TokenClaims {
                 ProfileClaim::IsSuperuser => Value::from(profile.is_superuser),
                 ProfileClaim::Groups => Value::from(profile.groups.clone()),
                 ProfileClaim::Claims => {
-                    claims.extend(profile.claims.clone());
+                    // Checked when stored; checked again here, for rows
+                    // written around latchkey and names configured since.
+                    let configured: Vec<&str> =
+                        self.configured.iter().map(String::as_str).collect();
+                    for (name, value) in &profile.claims {
+                        if !is_reserved(name, &configured) && !claims.contains_key(name) {
+                            claims.insert(name.clone(), value.clone());
+                        }
+                    }
                     continue;
                 }
             };
@@ -139,15 +159,17 @@ pub fn check_claims(claims: &Value, also_reserved: &[&str]) -> Result<(), Claims
     if claims.to_string().len() > MAX_CLAIMS_BYTES {
         return Err(ClaimsError::TooLarge);
     }
-    let reserved = |name: &str| {
-        RESERVED_CLAIMS.contains(&name)
-            || ProfileClaim::parse(name).is_some()
-            || also_reserved.contains(&name)
-    };
-    match members.keys().find(|name| reserved(name)) {
+    match members.keys().find(|name| is_reserved(name, also_reserved)) {
         Some(name) => Err(ClaimsError::Reserved(name.clone())),
         None => Ok(()),
     }
+}
+
+/// Whether a claims object may not have a member `name`.
+fn is_reserved(name: &str, also_reserved: &[&str]) -> bool {
+    RESERVED_CLAIMS.contains(&name)
+        || ProfileClaim::parse(name).is_some()
+        || also_reserved.contains(&name)
 }
 
 /// An email address as Django's `EmailField` would take it, or none (empty):
@@ -162,12 +184,30 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
     };
     let valid = !local.is_empty()
         && !local.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && email.len() <= 254
+        && !local.contains("..")
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains(['<', '>', '(', ')', '[', ']', ',', ';', ':', '\\', '"'])
+        && (domain == "localhost"
+            || (domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")))
+        && email.chars().count() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid { Ok(()) } else { Err(INVALID) }
+}
+
+/// A first or last name: at most 150 characters (Django's), no control
+/// characters.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.chars().count() > 150 {
+        return Err("Ensure this field has no more than 150 characters.");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("Enter a name without control characters.");
+    }
+    Ok(())
 }
 
 /// The claims object stored as `text`; an unreadable one counts as empty
@@ -208,7 +248,12 @@ mod tests {
 
     #[test]
     fn email_addresses_as_django_takes_them() {
-        for good in ["", "a@example.com", "first.last+tag@mail.example.org"] {
+        for good in [
+            "",
+            "a@example.com",
+            "first.last+tag@mail.example.org",
+            "root@localhost",
+        ] {
             assert_eq!(check_email(good), Ok(()), "{good}");
         }
         for bad in [
@@ -218,6 +263,8 @@ mod tests {
             "a b@example.com",
             "a@.com",
             "a@example.",
+            "a..b@x.y",
+            "<x>@a.b",
         ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
@@ -235,16 +282,32 @@ mod tests {
                 .unwrap_or_default(),
             ..Profile::default()
         };
-        let claims = TokenClaims::new(vec![
-            ProfileClaim::Username,
-            ProfileClaim::Groups,
-            ProfileClaim::Claims,
-            ProfileClaim::IsStaff,
-        ]);
+        let claims = TokenClaims::new(
+            vec![
+                ProfileClaim::Username,
+                ProfileClaim::Groups,
+                ProfileClaim::Claims,
+                ProfileClaim::IsStaff,
+            ],
+            vec!["uid".to_owned()],
+        );
         assert_eq!(
             Value::Object(claims.of("alice", &profile)).to_string(),
             r#"{"username":"alice","groups":["admins","ops"],"tenant":"acme","is_staff":true}"#
         );
         assert!(TokenClaims::default().of("alice", &profile).is_empty());
+        // A stored object that breaks the rules (written around latchkey, or
+        // before a claim was renamed) never reaches a token's own claims.
+        let forged = Profile {
+            claims: json!({"exp": 9_999_999_999u64, "sid": null, "uid": 1, "is_staff": true, "plan": "pro"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            ..Profile::default()
+        };
+        assert_eq!(
+            Value::Object(claims.of("bob", &forged)).to_string(),
+            r#"{"username":"bob","groups":[],"plan":"pro","is_staff":false}"#
+        );
     }
 }

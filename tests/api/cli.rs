@@ -409,6 +409,38 @@ async fn profiles_groups_and_claims_are_set_from_the_command_line() {
         "{}",
         text(&missing.stderr)
     );
+
+    // Groups and claims change after creation too.
+    assert!(run(&["groups", "create", "ops"], "").status.success());
+    let moved = run(&["users", "set-groups", "bob", "--group", "ops"], "");
+    assert!(moved.status.success(), "{}", text(&moved.stderr));
+    let unknown = run(&["users", "set-groups", "bob", "--group", "nope"], "");
+    assert!(
+        text(&unknown.stderr).contains("no group named \"nope\""),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let claimed = run(&["users", "set-claims", "bob", "--claim", "plan=pro"], "");
+    assert!(claimed.status.success(), "{}", text(&claimed.stderr));
+    let reserved = run(&["users", "set-claims", "bob", "--claim", "sub=1"], "");
+    assert!(
+        text(&reserved.stderr).contains("\"sub\" is a reserved claim name"),
+        "{}",
+        text(&reserved.stderr)
+    );
+    let nobody = run(
+        &["users", "set-claims", "nobody", "--claim", "plan=pro"],
+        "",
+    );
+    assert!(
+        text(&nobody.stderr).contains("no user named"),
+        "{}",
+        text(&nobody.stderr)
+    );
+    let shown = run(&["users", "show", "bob"], "");
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(shown["groups"], serde_json::json!(["ops"]));
+    assert_eq!(shown["claims"], serde_json::json!({"plan": "pro"}));
 }
 
 #[tokio::test]
