@@ -63,8 +63,12 @@ impl HashingPool {
             .map_err(|_| HashingBusy)?;
         let (done, result) = tokio::sync::oneshot::channel();
         let job: HashJob = Box::new(move || {
-            let _ = done.send(work());
+            let value = work();
+            // Free before answering: the caller's next login must find the
+            // slot free, even when this low-priority thread is not scheduled
+            // again for a while after the answer wakes it.
             drop(slot);
+            let _ = done.send(value);
         });
         self.jobs.try_send(job).map_err(|_| HashingBusy)?;
         result.await.map_err(|_| HashingBusy)
