@@ -51,9 +51,9 @@ impl Memory {
         self.directory.insert(user, seen);
     }
 
-    /// How far back ended sessions still matter.
-    pub fn retention(&self) -> chrono::Duration {
-        self.revoked.retention()
+    /// The earliest end of a session that still matters at `now`.
+    pub fn horizon(&self, now: NaiveDateTime) -> NaiveDateTime {
+        self.revoked.horizon(now)
     }
 
     /// Forgets ended sessions no unexpired access token can belong to.

@@ -130,10 +130,7 @@ impl Sessions {
             rotations: batch
                 .then(|| RotationBatcher::start(parts.db.pool().clone(), parts.rotation_writers)),
             memory: Arc::new(Memory::new(
-                revoked::RevokedSessions::new(
-                    upkeep.access_lifetime_seconds,
-                    upkeep.leeway_seconds,
-                ),
+                revoked::RevokedSessions::new(upkeep.access_lifetime_seconds, upkeep.leeway),
                 directory::UserDirectory::new(upkeep.users_capacity),
             )),
             db: parts.db,

@@ -37,7 +37,6 @@ pub struct Upkeep {
     /// How long an ended session is remembered: until every access token
     /// issued in it has expired (lifetime plus leeway).
     pub access_lifetime_seconds: i64,
-    pub leeway_seconds: u64,
     /// How often expired rows are deleted; `None`: never.
     pub cleanup_interval: Option<Duration>,
     /// Clock skew tolerated on `exp`: expired rows stay this much longer.
@@ -75,7 +74,6 @@ impl Upkeep {
             sync_interval: settings.cache.sync_interval(),
             users_capacity: settings.cache.users_capacity,
             access_lifetime_seconds: settings.jwt.access_token_lifetime_seconds,
-            leeway_seconds: settings.jwt.leeway_seconds,
             cleanup_interval: (settings.sessions.cleanup_interval_seconds > 0)
                 .then(|| Duration::from_secs(settings.sessions.cleanup_interval_seconds)),
             leeway: settings.jwt.leeway(),

@@ -19,17 +19,18 @@ pub struct RevokedSessions {
 }
 
 impl RevokedSessions {
-    pub fn new(access_lifetime_seconds: i64, leeway_seconds: u64) -> Self {
-        let leeway = i64::try_from(leeway_seconds).unwrap_or(i64::MAX / 4);
+    pub fn new(access_lifetime_seconds: i64, leeway: chrono::Duration) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
-            retention: chrono::Duration::seconds(access_lifetime_seconds + leeway + MARGIN_SECONDS),
+            retention: chrono::Duration::seconds(access_lifetime_seconds + MARGIN_SECONDS) + leeway,
         }
     }
 
-    /// How far back revocations still matter.
-    pub fn retention(&self) -> chrono::Duration {
-        self.retention
+    /// The earliest revocation that still matters at `now` (the distant
+    /// past for a leeway set absurdly large).
+    pub fn horizon(&self, now: NaiveDateTime) -> NaiveDateTime {
+        now.checked_sub_signed(self.retention)
+            .unwrap_or(NaiveDateTime::MIN)
     }
 
     pub fn is_revoked(&self, sid: &str) -> bool {
@@ -46,7 +47,7 @@ impl RevokedSessions {
 
     /// Forgets revocations no unexpired access token can be affected by.
     pub fn prune(&self, now: NaiveDateTime) {
-        let horizon = now - self.retention;
+        let horizon = self.horizon(now);
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.values().any(|at| *at < horizon) {
             entries.retain(|_, at| *at >= horizon);
@@ -61,7 +62,7 @@ mod tests {
 
     #[test]
     fn entries_live_as_long_as_the_access_tokens_they_stop() {
-        let revoked = RevokedSessions::new(300, 0);
+        let revoked = RevokedSessions::new(300, chrono::Duration::zero());
         let now = chrono::Utc::now().naive_utc();
         revoked.insert("old".to_owned(), now - chrono::Duration::seconds(400));
         revoked.insert("recent".to_owned(), now - chrono::Duration::seconds(100));

@@ -19,7 +19,7 @@ const EVENT_BATCH: i64 = 1000;
 pub fn warm_start(conn: &mut DbConnection, memory: &Memory) -> anyhow::Result<i64> {
     let position = events::latest_id(conn)?;
     let now = chrono::Utc::now().naive_utc();
-    for (session, at) in sessions::ended_since(conn, now - memory.retention())? {
+    for (session, at) in sessions::ended_since(conn, memory.horizon(now))? {
         memory.sessions_ended([session], at);
     }
     Ok(position)

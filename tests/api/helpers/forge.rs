@@ -14,13 +14,23 @@ pub fn sign_with(
     header: &Value,
     claims: &Value,
 ) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    sign_with_key(&key, algorithm, header, claims)
+}
+
+/// The JWS of `header` and `claims` signed with `key`.
+fn sign_with_key(
+    key: &jsonwebtoken::EncodingKey,
+    algorithm: jsonwebtoken::Algorithm,
+    header: &Value,
+    claims: &Value,
+) -> String {
     let message = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let key = jsonwebtoken::EncodingKey::from_secret(secret);
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, algorithm).expect("signs");
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, algorithm).expect("signs");
     format!("{message}.{signature}")
 }
 
@@ -41,11 +51,6 @@ pub fn sign_with_pem(
     header: &Value,
     claims: &Value,
 ) -> String {
-    let message = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
     let key = match algorithm {
         jsonwebtoken::Algorithm::EdDSA => jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()),
         jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
@@ -54,8 +59,7 @@ pub fn sign_with_pem(
         _ => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
     }
     .expect("a private key");
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, algorithm).expect("signs");
-    format!("{message}.{signature}")
+    sign_with_key(&key, algorithm, header, claims)
 }
 
 /// base64url without padding, as JWTs encode their parts.
