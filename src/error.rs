@@ -12,9 +12,11 @@ use crate::db::refresh_tokens::Refusal;
 use crate::sessions::SessionError;
 use crate::throttle::Wait;
 use crate::tokens::TokenError;
+use crate::users::UserError;
 
-/// Field name and its messages, in the serializer's field order.
-pub type FieldErrors = Vec<(&'static str, Vec<&'static str>)>;
+/// Field name and its messages, in the serializer's field order
+/// (`non_field_errors` for what concerns several).
+pub type FieldErrors = Vec<(&'static str, Vec<String>)>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -63,8 +65,8 @@ pub enum ApiError {
     UserNotFound,
     #[error("User is inactive")]
     UserInactive,
-    /// A call to a client-authenticated endpoint (introspection) without
-    /// Basic credentials.
+    /// A call to a client-authenticated endpoint (introspection, admin)
+    /// without Basic credentials.
     #[error("Authentication credentials were not provided.")]
     ClientNotAuthenticated,
     #[error("Invalid basic header. Credentials not correctly base64 encoded.")]
@@ -101,8 +103,21 @@ impl From<SessionError> for ApiError {
             SessionError::Throttled(wait) => Self::Throttled(wait),
             SessionError::BadCredentials => Self::BadCredentials,
             SessionError::HashingBusy => Self::HashingBusy,
-            SessionError::UnknownSession => Self::NotFound,
+            SessionError::UnknownSession | SessionError::UnknownUser => Self::NotFound,
             SessionError::Storage(error) => Self::from(error),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::Invalid(fields) => Self::Fields(fields),
+            UserError::NotFound | UserError::SignupDisabled => Self::NotFound,
+            UserError::Throttled(wait) => Self::Throttled(wait),
+            UserError::HashingBusy => Self::HashingBusy,
+            UserError::Session(error) => Self::from(error),
+            UserError::Storage(error) => Self::from(error),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::telemetry::RequestSpan;
 use crate::throttle::Throttle;
 use crate::throttle::connections::{ConnectionCounter, OverConnectionCap};
 use crate::tokens::{KeySet, TokenService};
+use crate::users::{UserParts, Users};
 
 pub struct Application {
     port: u16,
@@ -79,18 +80,30 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let keys = KeySet::load(&settings.jwt.key_config(&settings.data_dir))?;
     let tokens = Arc::new(TokenService::new(settings.jwt.token_rules(), keys));
     let throttle = Arc::new(Throttle::new(&settings.throttle.limits()));
-    let sessions = Sessions::new(SessionParts {
+    let hasher = PasswordHasher::new(settings.passwords.iterations);
+    let hashing = Arc::new(HashingPool::start(
+        settings.throttle.hash_slots(),
+        Duration::from_millis(settings.throttle.hash_wait_ms),
+    )?);
+    let sessions = Arc::new(Sessions::new(SessionParts {
         db: db.clone(),
         tokens: tokens.clone(),
         throttle: throttle.clone(),
-        hasher: PasswordHasher::new(settings.passwords.iterations),
-        hashing: Arc::new(HashingPool::start(
-            settings.throttle.hash_slots(),
-            Duration::from_millis(settings.throttle.hash_wait_ms),
-        )?),
+        hasher: hasher.clone(),
+        hashing: hashing.clone(),
         policy: SessionPolicy::from_settings(&settings),
         upkeep: Upkeep::from_settings(&settings),
         rotation_writers: settings.database.rotation_writers,
+    }));
+    let users = Users::new(UserParts {
+        db: db.clone(),
+        sessions: sessions.clone(),
+        throttle: throttle.clone(),
+        hasher,
+        hashing,
+        rules: settings.passwords.rules(),
+        configured_claims: settings.jwt.configured_claim_names(),
+        signup_enabled: settings.signup.enabled,
     });
     let proxies = Arc::new(settings.throttle.proxies());
     Ok(AppState {
@@ -100,7 +113,8 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ),
         proxies,
         throttle,
-        sessions: Arc::new(sessions),
+        sessions,
+        users: Arc::new(users),
         tokens,
         db,
         settings: Arc::new(settings),

@@ -10,12 +10,15 @@ use crate::throttle::Throttle;
 use crate::throttle::client_ip::TrustedProxies;
 use crate::throttle::connections::ConnectionCounter;
 use crate::tokens::TokenService;
+use crate::users::Users;
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     /// Logins, refreshes, logouts and whether a token is live.
     pub sessions: Arc<Sessions>,
+    /// Users and their profiles: the admin API, password changes, signup.
+    pub users: Arc<Users>,
     /// Signing and checking tokens; the key set (JWKS, discovery).
     pub tokens: Arc<TokenService>,
     pub proxies: Arc<TrustedProxies>,
@@ -23,6 +26,6 @@ pub struct AppState {
     /// Open connections per client address.
     pub connections: Arc<ConnectionCounter>,
     /// The app's own pool, for tests that must hold or share it; requests
-    /// reach the database through `sessions` only.
+    /// reach the database through `sessions` and `users` only.
     pub db: Database,
 }

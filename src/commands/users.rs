@@ -69,7 +69,7 @@ pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()
         ..NewUser::named(name, &hash, !user.inactive, Utc::now().naive_utc())
     };
     match users::insert_with_groups(&mut conn, &new_user, &user.groups) {
-        Ok(Ok(created)) => {
+        Ok(Ok((created, _))) => {
             println!("created user {:?} (id {})", created.username, created.id);
             Ok(())
         }
@@ -109,12 +109,8 @@ fn claims_from(pairs: &[String], settings: &Settings) -> anyhow::Result<Map<Stri
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::from(value));
         claims.insert(key.to_owned(), value);
     }
-    let jwt = &settings.jwt;
-    let configured = [
-        jwt.user_id_claim.as_str(),
-        jwt.token_type_claim.as_str(),
-        jwt.jti_claim.as_str(),
-    ];
+    let configured = settings.jwt.configured_claim_names();
+    let configured: Vec<&str> = configured.iter().map(String::as_str).collect();
     let claims = Value::Object(claims);
     crate::users::check_claims(&claims, &configured)
         .map_err(|e| anyhow::anyhow!("--claim: {e}"))?;
@@ -205,7 +201,8 @@ pub fn set_active(settings: &Settings, name: &str, active: bool) -> anyhow::Resu
 
 pub fn delete_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
-    require_user(users::delete(&mut conn, name)?, name, settings)?;
+    let deleted = users::delete(&mut conn, users::UserKey::Name(name))?;
+    require_user(deleted.is_some(), name, settings)?;
     println!("user {name:?} deleted");
     Ok(())
 }

@@ -82,6 +82,24 @@ pub fn of_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<String>
         .load(conn)
 }
 
+/// The names of each user's groups, sorted; a user of no group is absent.
+pub fn of_users(
+    conn: &mut DbConnection,
+    user_ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, Vec<String>>> {
+    let rows: Vec<(i64, String)> = user_group_members::table
+        .inner_join(user_groups::table)
+        .filter(user_group_members::user_id.eq_any(user_ids))
+        .order((user_group_members::user_id, user_groups::name))
+        .select((user_group_members::user_id, user_groups::name))
+        .load(conn)?;
+    let mut groups = std::collections::HashMap::<i64, Vec<String>>::new();
+    for (user_id, name) in rows {
+        groups.entry(user_id).or_default().push(name);
+    }
+    Ok(groups)
+}
+
 /// Makes `names` (all of which must exist) the user's groups; call inside a
 /// write transaction. `Err(name)` names a group that does not exist, and
 /// then nothing was written.

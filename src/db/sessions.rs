@@ -45,6 +45,9 @@ pub enum Reason {
     /// A rotated-out refresh token came back: the session may be stolen.
     ReuseDetected,
     PasswordChanged,
+    /// The user's groups or claims changed, and the change was to take
+    /// effect at once.
+    ProfileChanged,
     UserDeactivated,
     UserDeleted,
 }
@@ -57,6 +60,7 @@ impl Reason {
             Self::SessionDeleted => "session_deleted",
             Self::ReuseDetected => "reuse_detected",
             Self::PasswordChanged => "password_changed",
+            Self::ProfileChanged => "profile_changed",
             Self::UserDeactivated => "user_deactivated",
             Self::UserDeleted => "user_deleted",
         }
@@ -117,7 +121,7 @@ pub fn end(
     Ok(revoked == 1)
 }
 
-/// Ends every live session of a user; returns their ids. One `UPDATE`
+/// Ends every live session of a user but `keep`; returns their ids. One `UPDATE`
 /// takes every session's row lock before the change feed's table lock is
 /// taken to publish them: taking them one by one, interleaved with the feed's
 /// lock, deadlocks on PostgreSQL against a logout of one of those sessions
@@ -127,12 +131,14 @@ pub fn end_all_for_user(
     user_id: i64,
     reason: Reason,
     now: NaiveDateTime,
+    keep: Option<&str>,
 ) -> QueryResult<Vec<String>> {
     let live = || {
         token_families::table
             .filter(token_families::user_id.eq(user_id))
             .filter(token_families::revoked_at.is_null())
             .filter(token_families::expires_at.gt(now))
+            .filter(token_families::id.ne(keep.unwrap_or_default()))
     };
     let ids: Vec<String> = live().select(token_families::id).load(conn)?;
     if ids.is_empty() {

@@ -23,6 +23,8 @@ const SALT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 /// Django's salt length: 22 characters of a 62-letter alphabet, about 131 bits.
 const SALT_LENGTH: usize = 22;
 const HASH_LENGTH: usize = 32;
+/// Django's `UNUSABLE_PASSWORD_PREFIX`.
+const UNUSABLE_PREFIX: &str = "!";
 
 /// A plaintext password. Its `Debug` prints nothing of it.
 pub struct Password(String);
@@ -153,6 +155,21 @@ impl PasswordHasher {
         *spent += u64::from(missing.get());
     }
 
+    /// Whether `stored` is a hash this hasher can check, or Django's marker
+    /// of an unusable password (`!`, which never matches): what an imported
+    /// hash must be.
+    pub fn recognizes(stored: &str) -> bool {
+        stored.starts_with(UNUSABLE_PREFIX) || decode(stored).is_some()
+    }
+
+    /// A password hash no password matches, in Django's form (`!` and 40
+    /// random characters), for a user who logs in by other means.
+    pub fn unusable() -> String {
+        let mut marker = String::from(UNUSABLE_PREFIX);
+        marker.push_str(&random_string(40));
+        marker
+    }
+
     /// Spends one hash's time for a login whose user does not exist.
     pub fn burn(&self, password: &Password) {
         let _ = self.verify(password, &self.dummy_hash.clone());
@@ -179,10 +196,16 @@ fn decode(stored: &str) -> Option<(NonZeroU32, &str, Vec<u8>)> {
 }
 
 fn random_salt() -> String {
+    random_string(SALT_LENGTH)
+}
+
+/// `length` characters of Django's salt alphabet, from the system's random
+/// source.
+fn random_string(length: usize) -> String {
     let rng = SystemRandom::new();
-    let mut salt = String::with_capacity(SALT_LENGTH);
+    let mut salt = String::with_capacity(length);
     let mut byte = [0u8; 1];
-    while salt.len() < SALT_LENGTH {
+    while salt.len() < length {
         rng.fill(&mut byte).expect("the system random source works");
         // Rejection sampling keeps the alphabet uniform: 248 = 4 * 62.
         if byte[0] < 248 {
@@ -198,6 +221,29 @@ mod tests {
 
     fn password(text: &str) -> Password {
         Password::new(text.to_owned())
+    }
+
+    #[test]
+    fn unusable_passwords_are_recognized_and_never_match() {
+        let hasher = PasswordHasher::new(1000);
+        let unusable = PasswordHasher::unusable();
+        assert!(unusable.starts_with('!') && unusable.len() == 41);
+        assert_ne!(unusable, PasswordHasher::unusable());
+        assert!(PasswordHasher::recognizes(&unusable));
+        assert_eq!(
+            hasher.verify(&password(""), &unusable),
+            Verification::Mismatch
+        );
+        assert!(PasswordHasher::recognizes(&hasher.hash(&password("pw"))));
+        for unknown in [
+            "",
+            "plain",
+            "md5$$abc",
+            "pbkdf2_sha256$0$salt$aGFzaA==",
+            "pbkdf2_sha256$10$$aGFzaA==",
+        ] {
+            assert!(!PasswordHasher::recognizes(unknown), "{unknown}");
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl RequestFields {
         for (slot, name) in values.iter_mut().zip(names) {
             match char_field(self.0.remove(name)) {
                 Ok(value) => *slot = value,
-                Err(message) => errors.push((name, vec![message])),
+                Err(message) => errors.push((name, vec![message.to_owned()])),
             }
         }
         if errors.is_empty() {
@@ -72,12 +72,161 @@ impl RequestFields {
         let numbers: FieldErrors = names
             .iter()
             .filter(|name| matches!(self.0.get(**name), Some(Value::Number(_))))
-            .map(|name| (*name, vec![NOT_A_STRING]))
+            .map(|name| (*name, vec![NOT_A_STRING.to_owned()]))
             .collect();
         if !numbers.is_empty() {
             return Err(ApiError::Fields(numbers));
         }
         self.strings(names)
+    }
+}
+
+/// A body read field by field as a Django REST framework serializer reads
+/// it: each accessor takes one field by its type's rules, every error is
+/// kept, and [`FieldReader::finish`] reports them together, keyed by field.
+/// Fields nobody asks for are ignored, as DRF ignores unknown fields.
+pub struct FieldReader {
+    fields: Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl RequestFields {
+    pub fn reader(self) -> FieldReader {
+        FieldReader {
+            fields: self.0,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl FieldReader {
+    /// Records a problem the reader's own rules do not see (two fields
+    /// that exclude each other, a query parameter).
+    pub fn fail(&mut self, name: &'static str, message: impl Into<String>) {
+        self.errors.push((name, vec![message.into()]));
+    }
+
+    /// A required string (`CharField`): not null, not blank, trimmed.
+    pub fn string(&mut self, name: &'static str) -> String {
+        match char_field(self.fields.remove(name)) {
+            Ok(value) => value,
+            Err(message) => {
+                self.fail(name, message);
+                String::new()
+            }
+        }
+    }
+
+    /// A string that may be left out (`None`), but not blank when given.
+    pub fn optional_string(&mut self, name: &'static str) -> Option<String> {
+        self.fields.contains_key(name).then(|| self.string(name))
+    }
+
+    /// A string that may be left out or blank (`CharField(allow_blank=True)`):
+    /// a profile field.
+    pub fn optional_text(&mut self, name: &'static str) -> Option<String> {
+        match self.fields.remove(name)? {
+            Value::String(text) if text.trim().is_empty() => Some(String::new()),
+            value => match char_field(Some(value)) {
+                Ok(text) => Some(text),
+                Err(message) => {
+                    self.fail(name, message);
+                    None
+                }
+            },
+        }
+    }
+
+    /// A boolean that may be left out (`BooleanField`), from JSON or from
+    /// the words a form sends.
+    pub fn optional_bool(&mut self, name: &'static str) -> Option<bool> {
+        let value = self.fields.remove(name)?;
+        let read = match &value {
+            Value::Bool(flag) => Some(*flag),
+            Value::Null => {
+                self.fail(name, NULL);
+                return None;
+            }
+            Value::Number(number) => match number.as_i64() {
+                Some(1) => Some(true),
+                Some(0) => Some(false),
+                _ => None,
+            },
+            Value::String(text) => parse_bool(text),
+            Value::Array(_) | Value::Object(_) => None,
+        };
+        if read.is_none() {
+            self.fail(name, "Must be a valid boolean.");
+        }
+        read
+    }
+
+    /// A list of names that may be left out (`SlugRelatedField(many=True)`).
+    pub fn optional_names(&mut self, name: &'static str) -> Option<Vec<String>> {
+        match self.fields.remove(name)? {
+            Value::Array(items) => {
+                let names: Option<Vec<String>> = items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(text) if !text.trim().is_empty() => Some(text),
+                        _ => None,
+                    })
+                    .collect();
+                if names.is_none() {
+                    self.fail(name, "Invalid value.");
+                }
+                names
+            }
+            other => {
+                self.fail(
+                    name,
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        python_type_name(&other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A JSON object that may be left out (`DictField`).
+    pub fn optional_object(&mut self, name: &'static str) -> Option<Map<String, Value>> {
+        match self.fields.remove(name)? {
+            Value::Object(members) => Some(members),
+            other => {
+                self.fail(
+                    name,
+                    format!(
+                        "Expected a dictionary of items but got type \"{}\".",
+                        python_type_name(&other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The errors found, if any.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Fields(self.errors))
+        }
+    }
+}
+
+/// A boolean as DRF's `BooleanField` reads text (a form field, a query
+/// parameter).
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "true" | "True" | "TRUE" | "on" | "On" | "ON" | "yes" | "Yes" | "YES" | "1" | "y" | "Y" => {
+            Some(true)
+        }
+        "false" | "False" | "FALSE" | "off" | "Off" | "OFF" | "no" | "No" | "NO" | "0" | "n"
+        | "N" => Some(false),
+        _ => None,
     }
 }
 
@@ -258,7 +407,54 @@ mod tests {
         match fields("{}").strings(["username", "password"]) {
             Err(ApiError::Fields(errors)) => assert_eq!(
                 errors,
-                vec![("username", vec![REQUIRED]), ("password", vec![REQUIRED])]
+                vec![
+                    ("username", vec![REQUIRED.to_owned()]),
+                    ("password", vec![REQUIRED.to_owned()])
+                ]
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reader_takes_each_type_by_drf_rules_and_reports_every_error() {
+        let mut reader = fields(
+            r#"{"name": " x ", "blank": " ", "flag": "false", "one": 1, "bad": "maybe",
+                "groups": ["a", "b"], "not_list": "a", "bad_item": [""], "claims": {"k": 1},
+                "not_object": [1], "null_text": null}"#,
+        )
+        .reader();
+        assert_eq!(reader.string("name"), "x");
+        assert_eq!(reader.optional_text("blank"), Some(String::new()));
+        assert_eq!(reader.optional_string("absent"), None);
+        assert_eq!(reader.optional_bool("flag"), Some(false));
+        assert_eq!(reader.optional_bool("one"), Some(true));
+        assert_eq!(reader.optional_bool("bad"), None);
+        assert_eq!(
+            reader.optional_names("groups"),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(reader.optional_names("not_list"), None);
+        assert_eq!(reader.optional_names("bad_item"), None);
+        assert_eq!(reader.optional_object("claims").map(|c| c.len()), Some(1));
+        assert_eq!(reader.optional_object("not_object"), None);
+        assert_eq!(reader.optional_text("null_text"), None);
+        match reader.finish() {
+            Err(ApiError::Fields(errors)) => assert_eq!(
+                errors,
+                vec![
+                    ("bad", vec!["Must be a valid boolean.".to_owned()]),
+                    (
+                        "not_list",
+                        vec!["Expected a list of items but got type \"str\".".to_owned()]
+                    ),
+                    ("bad_item", vec!["Invalid value.".to_owned()]),
+                    (
+                        "not_object",
+                        vec!["Expected a dictionary of items but got type \"list\".".to_owned()]
+                    ),
+                    ("null_text", vec![NULL.to_owned()]),
+                ]
             ),
             other => panic!("unexpected {other:?}"),
         }

@@ -2,10 +2,13 @@
 //! (`crate::sessions`, `crate::tokens`) and shape the response; errors become
 //! responses in `crate::error`. No route reaches storage.
 
+mod admin_users;
 mod health;
 pub mod input;
 mod logout_all;
 mod me;
+mod password_change;
+mod register;
 mod schema;
 mod sessions;
 mod token_blacklist;
@@ -26,13 +29,15 @@ use crate::state::AppState;
 const POST_ONLY: &str = "POST, OPTIONS";
 const GET_ONLY: &str = "GET, HEAD, OPTIONS";
 const DELETE_ONLY: &str = "DELETE, OPTIONS";
+const LIST_AND_CREATE: &str = "GET, POST, HEAD, OPTIONS";
+const READ_CHANGE_DELETE: &str = "GET, PATCH, DELETE, HEAD, OPTIONS";
 
 /// Every operation the service serves, as `openapi.yaml` lists it: method
 /// and path (`/api/` paths with their trailing slash; each is served without
 /// it too). [`configure`] registers exactly these, one [`resource`] per path,
 /// so this list is the app's side of the drift test in `tests/api/schema.rs`.
 /// OPTIONS (every path) and HEAD (every GET path) are answered and not listed.
-pub const ROUTES: [(&str, &str); 15] = [
+pub const ROUTES: [(&str, &str); 23] = [
     ("POST", "/api/token/"),
     ("POST", "/api/token/refresh/"),
     ("POST", "/api/token/verify/"),
@@ -42,6 +47,14 @@ pub const ROUTES: [(&str, &str); 15] = [
     ("GET", "/api/sessions/"),
     ("DELETE", "/api/sessions/{id}/"),
     ("GET", "/api/me/"),
+    ("POST", "/api/password/change/"),
+    ("POST", "/api/register/"),
+    ("GET", "/api/admin/users/"),
+    ("POST", "/api/admin/users/"),
+    ("GET", "/api/admin/users/{id}/"),
+    ("PATCH", "/api/admin/users/{id}/"),
+    ("DELETE", "/api/admin/users/{id}/"),
+    ("POST", "/api/admin/users/{id}/logout-all/"),
     ("GET", "/api/schema/"),
     ("GET", "/openapi.yaml"),
     ("GET", "/.well-known/jwks.json"),
@@ -119,6 +132,30 @@ fn resource(path: &str, at: &str) -> actix_web::Resource {
                 not_allowed(&req, DELETE_ONLY)
             })),
         "/api/me/" => get_endpoint(at, "Me", me::me),
+        "/api/password/change/" => post_endpoint(at, "Password Change", password_change::change),
+        "/api/register/" => post_endpoint(at, "Register", register::register),
+        "/api/admin/users/" => web::resource(at)
+            .route(web::get().to(admin_users::list))
+            .route(web::head().to(admin_users::list))
+            .route(web::post().to(admin_users::create))
+            .route(web::method(Method::OPTIONS).to(|| async { options("Users", LIST_AND_CREATE) }))
+            .default_service(web::to(|req: HttpRequest| async move {
+                not_allowed(&req, LIST_AND_CREATE)
+            })),
+        "/api/admin/users/{id}/" => web::resource(at)
+            .route(web::get().to(admin_users::show))
+            .route(web::head().to(admin_users::show))
+            .route(web::patch().to(admin_users::update))
+            .route(web::delete().to(admin_users::delete))
+            .route(
+                web::method(Method::OPTIONS).to(|| async { options("User", READ_CHANGE_DELETE) }),
+            )
+            .default_service(web::to(|req: HttpRequest| async move {
+                not_allowed(&req, READ_CHANGE_DELETE)
+            })),
+        "/api/admin/users/{id}/logout-all/" => {
+            post_endpoint(at, "User Logout All", admin_users::logout_all)
+        }
         "/api/schema/" | "/openapi.yaml" => get_endpoint(at, "Schema", schema::schema),
         "/.well-known/jwks.json" => get_endpoint(at, "JWKS", well_known::jwks),
         "/.well-known/openid-configuration" => {
@@ -183,6 +220,33 @@ fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
         .peer_addr()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
     state.proxies.client_ip(peer, request.headers())
+}
+
+/// The request's `User-Agent`, as text.
+fn user_agent(request: &HttpRequest) -> Option<String> {
+    request
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .map(|agent| String::from_utf8_lossy(agent.as_bytes()).into_owned())
+}
+
+/// Where this service is reached, for the URLs an answer carries:
+/// `server.public_url` when set; otherwise (development only: production
+/// requires it) the request's scheme and host, believing forwarding
+/// headers only from a trusted proxy.
+fn base_url(state: &AppState, request: &HttpRequest) -> String {
+    let configured = state.settings.server.public_url.trim_end_matches('/');
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    let peer = request
+        .peer_addr()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |peer| peer.ip());
+    let origin = state.proxies.origin(peer, request.headers());
+    let host = origin
+        .host
+        .unwrap_or_else(|| request.app_config().local_addr().to_string());
+    format!("{}://{host}", origin.scheme)
 }
 
 /// Answers every unknown path with DRF's JSON 404.

@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use crate::clients::IntrospectionClient;
 use crate::error::ApiError;
-use crate::introspection::IntrospectionClient;
 use crate::routes::input::RequestFields;
 use crate::sessions::{Check, StoredStanding};
 use crate::state::AppState;

@@ -29,26 +29,15 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn openid_configuration(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let configured = state.settings.server.public_url.trim_end_matches('/');
     let mut response = HttpResponse::Ok();
-    let base = if configured.is_empty() {
-        // Development only (production requires `server.public_url`): the
-        // URLs follow the request, believing forwarding headers only from a
-        // trusted proxy, and the answer is for this caller alone, so no
-        // cache can hand one caller's URLs to another.
-        let peer = req
-            .peer_addr()
-            .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |peer| peer.ip());
-        let origin = state.proxies.origin(peer, req.headers());
-        let host = origin
-            .host
-            .unwrap_or_else(|| req.app_config().local_addr().to_string());
+    let base = super::base_url(&state, &req);
+    if state.settings.server.public_url.is_empty() {
+        // The URLs follow the request: the answer is for this caller alone,
+        // so no cache can hand one caller's URLs to another.
         response.insert_header((CACHE_CONTROL, "no-store"));
-        format!("{}://{host}", origin.scheme)
     } else {
         response.insert_header(cache_control(&state));
-        configured.to_owned()
-    };
+    }
     let issuer = match state.settings.jwt.issuer.as_str() {
         "" => base.clone(),
         issuer => issuer.to_owned(),

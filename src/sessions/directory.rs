@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::users::User;
 use crate::tokens::ValidatedToken;
-use crate::users::{Profile, parse_claims};
+use crate::users::Profile;
 
 /// What the directory keeps of a user: never the password hash.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,14 +21,15 @@ pub struct DirectoryUser {
     pub username: String,
     pub is_active: bool,
     pub date_joined: NaiveDateTime,
-    /// Tokens issued before this instant are void (`crate::db::users::voids`).
+    /// Tokens of no session issued up to this instant are void
+    /// (`crate::db::users::voids`).
     pub tokens_valid_after: Option<NaiveDateTime>,
     pub profile: Profile,
 }
 
 impl DirectoryUser {
-    /// Whether the user voided `token` by a password change, deactivation or
-    /// logout everywhere since it was issued. Answered from memory: the mark
+    /// Whether the user voided `token`, one of no session, by a password
+    /// change, deactivation or logout everywhere since it was issued. Answered from memory: the mark
     /// comes with the cached user and changes reach the cache through the feed.
     pub fn voids(&self, token: &ValidatedToken) -> bool {
         // In a session exactly when the revoked-session check applies to it.
@@ -45,15 +46,7 @@ impl DirectoryUser {
             is_active: user.is_active,
             date_joined: user.date_joined,
             tokens_valid_after: user.tokens_valid_after,
-            profile: Profile {
-                email: user.email,
-                first_name: user.first_name,
-                last_name: user.last_name,
-                is_staff: user.is_staff,
-                is_superuser: user.is_superuser,
-                groups,
-                claims: parse_claims(&user.claims),
-            },
+            profile: Profile::of(&user, groups),
             username: user.username,
         }
     }

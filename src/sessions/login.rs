@@ -5,14 +5,16 @@
 
 use std::net::IpAddr;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use serde_json::{Map, Value};
 
 use super::{SessionError, Sessions, TokenPair};
 use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::sessions::{self as stored_sessions, NewSession};
-use crate::db::{DbError, users, write_transaction};
+use crate::db::{DbConnection, DbError, users, write_transaction};
 use crate::passwords::{Password, Verification};
-use crate::tokens::{TokenType, UserClaim};
+use crate::tokens::{Stamp, TokenType, UserClaim};
 
 /// User agents are kept for the sessions list; longer ones are cut.
 const MAX_USER_AGENT: usize = 512;
@@ -109,12 +111,8 @@ impl Sessions {
             Verification::MatchNeedsUpgrade(hash) => Some(hash),
             _ => None,
         };
-        let user_agent =
-            user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT).collect::<String>());
-        let client = Some(client_ip.to_string());
-        let tokens = self.tokens.clone();
+        let opening = self.opening(client_ip, user_agent);
         let update_last_login = self.policy.update_last_login;
-        let session_lifetime = self.policy.session_lifetime;
         let recorded = self
             .db
             .run(move |conn| {
@@ -125,33 +123,11 @@ impl Sessions {
                     if !users::record_login(conn, &basis, last_login, upgraded_hash.as_deref())? {
                         return Ok::<_, DbError>(None);
                     }
-                    // The clock is read once the user's row is locked, so a
-                    // session written after a logout everywhere is issued after
-                    // its mark, never before.
-                    let now = Utc::now();
-                    let session_id = uuid::Uuid::new_v4().simple().to_string();
-                    let stamp = tokens.stamp(TokenType::Refresh, now);
-                    stored_sessions::create(
-                        conn,
-                        &NewSession {
-                            id: session_id.clone(),
-                            user_id: basis.user_id,
-                            created_at: now.naive_utc(),
-                            last_used_at: now.naive_utc(),
-                            expires_at: now.naive_utc() + session_lifetime,
-                            client_ip: client,
-                            user_agent,
-                        },
-                    )?;
-                    refresh_tokens::record(
-                        conn,
-                        &NewRefreshToken::new(&stamp, basis.user_id, &session_id, None),
-                    )?;
-                    Ok(Some((session_id, stamp, now)))
+                    Ok(Some(opening.write(conn, basis.user_id)?))
                 })
             })
             .await?;
-        let Some((session_id, stamp, now)) = recorded else {
+        let Some(opened) = recorded else {
             // The password changed, or the user was deactivated, deleted or
             // logged out everywhere, while this login was hashing: the check
             // no longer stands, and nothing was written.
@@ -161,12 +137,126 @@ impl Sessions {
         };
         reservation.release();
 
-        let (refresh, access) = self
-            .tokens
-            .issue_pair(user.id, &session_id, &stamp, now, &claims);
-        Ok(TokenPair {
+        Ok(self.pair(user.id, &opened, &claims))
+    }
+
+    /// Creates `user` and opens their first session, in one transaction:
+    /// self-signup. A taken username surfaces as diesel's `UniqueViolation`,
+    /// and nothing is written.
+    pub async fn register(
+        &self,
+        user: NewAccount,
+        client_ip: IpAddr,
+        user_agent: Option<String>,
+    ) -> Result<TokenPair, SessionError> {
+        let opening = self.opening(client_ip, user_agent);
+        let (user_id, opened) = self
+            .db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let created = users::insert(conn, &user.as_new_user())?;
+                    let opened = opening.write(conn, created.id)?;
+                    Ok::<_, DbError>((created.id, opened))
+                })
+            })
+            .await?;
+        let claims = self.user_claims(UserClaim::Id(user_id)).await?;
+        Ok(self.pair(user_id, &opened, &claims))
+    }
+
+    /// What a session about to be written for this client needs.
+    fn opening(&self, client_ip: IpAddr, user_agent: Option<String>) -> Opening {
+        Opening {
+            tokens: self.tokens.clone(),
+            lifetime: self.policy.session_lifetime,
+            client_ip: Some(client_ip.to_string()),
+            user_agent: user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT).collect()),
+        }
+    }
+
+    /// The token pair of a session just written.
+    fn pair(&self, user_id: i64, opened: &Opened, claims: &Map<String, Value>) -> TokenPair {
+        let (refresh, access) = self.tokens.issue_pair(
+            user_id,
+            &opened.session_id,
+            &opened.stamp,
+            opened.at,
+            claims,
+        );
+        TokenPair {
             refresh: refresh.token,
             access: access.token,
+        }
+    }
+}
+
+/// A user to create by self-signup, with their password hash.
+pub struct NewAccount {
+    pub username: String,
+    pub email: String,
+    /// In Django's format.
+    pub password_hash: String,
+}
+
+impl NewAccount {
+    fn as_new_user(&self) -> users::NewUser<'_> {
+        users::NewUser {
+            email: &self.email,
+            ..users::NewUser::named(
+                &self.username,
+                &self.password_hash,
+                true,
+                Utc::now().naive_utc(),
+            )
+        }
+    }
+}
+
+/// A session about to be written.
+struct Opening {
+    tokens: std::sync::Arc<crate::tokens::TokenService>,
+    lifetime: chrono::Duration,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+/// A session written, with its first refresh token's stamp.
+struct Opened {
+    session_id: String,
+    stamp: Stamp,
+    at: DateTime<Utc>,
+}
+
+impl Opening {
+    /// Writes the session and its first refresh token; call in a write
+    /// transaction that has locked the user's row (or created it).
+    fn write(self, conn: &mut DbConnection, user_id: i64) -> QueryResult<Opened> {
+        // The clock is read once the user's row is locked, so a session
+        // written after a logout everywhere is issued after its mark, never
+        // before.
+        let now = Utc::now();
+        let session_id = uuid::Uuid::new_v4().simple().to_string();
+        let stamp = self.tokens.stamp(TokenType::Refresh, now);
+        stored_sessions::create(
+            conn,
+            &NewSession {
+                id: session_id.clone(),
+                user_id,
+                created_at: now.naive_utc(),
+                last_used_at: now.naive_utc(),
+                expires_at: now.naive_utc() + self.lifetime,
+                client_ip: self.client_ip,
+                user_agent: self.user_agent,
+            },
+        )?;
+        refresh_tokens::record(
+            conn,
+            &NewRefreshToken::new(&stamp, user_id, &session_id, None),
+        )?;
+        Ok(Opened {
+            session_id,
+            stamp,
+            at: now,
         })
     }
 }

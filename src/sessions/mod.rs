@@ -31,12 +31,13 @@ use crate::db::refresh_tokens::Adoption;
 use crate::db::refresh_tokens::batch::RotationBatcher;
 use crate::db::refresh_tokens::{self, Refusal};
 use crate::db::sessions::{self as stored_sessions, Reason};
+use crate::db::users::{UserChange, UserKey};
 use crate::db::{self, Backend, Database, DbError, groups, users, write_transaction};
 use crate::passwords::{HashingPool, PasswordHasher};
 use crate::throttle::{Throttle, Wait};
 use crate::tokens::{TokenError, TokenService, TokenType, UserClaim, ValidatedToken};
 pub use directory::DirectoryUser;
-pub use login::LoginAttempt;
+pub use login::{LoginAttempt, NewAccount};
 use memory::Memory;
 pub use policy::{SessionPolicy, Upkeep};
 pub use refresh::RefreshedTokens;
@@ -63,6 +64,9 @@ pub enum SessionError {
     /// No live session of this user has that id.
     #[error("no such session")]
     UnknownSession,
+    /// No user has that id.
+    #[error("no such user")]
+    UnknownUser,
     #[error(transparent)]
     Storage(#[from] DbError),
 }
@@ -204,18 +208,27 @@ impl Sessions {
     }
 
     /// Ends every session of the user, on every device, and voids every
-    /// token of theirs issued before now (those of no session too).
+    /// token of theirs of no session issued before now.
+    /// [`SessionError::UnknownUser`]: no such user.
     pub async fn logout_all(&self, user_id: i64) -> Result<(), SessionError> {
-        let (ended, now) = self
+        let change = self
             .db
             .run(move |conn| {
-                users::end_all_sessions(conn, user_id, Reason::LogoutAll).map_err(DbError::from)
+                users::end_all_sessions(conn, UserKey::Id(user_id), Reason::LogoutAll)
+                    .map_err(DbError::from)
             })
-            .await?;
-        self.memory.sessions_ended(ended, now);
-        // The user's new mark voids the tokens that belong to no session.
-        self.memory.users_changed([user_id]);
+            .await?
+            .ok_or(SessionError::UnknownUser)?;
+        self.user_changed(change);
         Ok(())
+    }
+
+    /// Enforces a change to a user on this instance at once (other
+    /// instances read it from the change feed within the sync interval):
+    /// the sessions it ended, and the user as cached.
+    pub fn user_changed(&self, change: UserChange) {
+        self.memory.sessions_ended(change.ended_sessions, change.at);
+        self.memory.users_changed([change.user_id]);
     }
 
     /// The user's live sessions, newest first; `current` is the session of

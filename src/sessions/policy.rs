@@ -56,14 +56,7 @@ impl SessionPolicy {
                 settings.sessions.absolute_lifetime_seconds,
             ),
             reuse_grace: chrono::Duration::seconds(settings.sessions.reuse_grace_seconds),
-            token_claims: TokenClaims::new(
-                jwt.user_claims.clone(),
-                vec![
-                    jwt.user_id_claim.clone(),
-                    jwt.token_type_claim.clone(),
-                    jwt.jti_claim.clone(),
-                ],
-            ),
+            token_claims: TokenClaims::new(jwt.user_claims.clone(), jwt.configured_claim_names()),
         }
     }
 }

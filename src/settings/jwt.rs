@@ -102,6 +102,16 @@ fn non_empty(text: &str) -> Option<String> {
 }
 
 impl JwtSettings {
+    /// The names of the user, type and id claims as configured: claims of
+    /// the token's own, which a user's claims object may not use.
+    pub fn configured_claim_names(&self) -> Vec<String> {
+        vec![
+            self.user_id_claim.clone(),
+            self.token_type_claim.clone(),
+            self.jti_claim.clone(),
+        ]
+    }
+
     /// `leeway_seconds` as a duration, saturated far beyond any real setting.
     pub fn leeway(&self) -> chrono::Duration {
         chrono::Duration::seconds(i64::try_from(self.leeway_seconds).unwrap_or(i64::MAX / 4_000))

@@ -6,8 +6,8 @@
 //! unsafe combinations before anything starts, and [`production`] adds what
 //! production refuses.
 
+mod clients;
 mod database;
-mod introspection;
 mod jwt;
 mod production;
 mod server;
@@ -22,8 +22,8 @@ use serde::Deserialize;
 
 use crate::db::DatabaseUrl;
 use crate::passwords::PasswordRules;
+pub use clients::{AdminSettings, ClientSettings, IntrospectionSettings};
 pub use database::DatabaseSettings;
-pub use introspection::{ClientSettings, IntrospectionSettings};
 pub use jwt::{JwtSettings, KeySettings, MAX_KID_BYTES};
 pub use production::{
     MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS, MAX_PRODUCTION_LEEWAY_SECONDS,
@@ -47,8 +47,16 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub passwords: PasswordSettings,
     pub introspection: IntrospectionSettings,
+    pub admin: AdminSettings,
+    pub signup: SignupSettings,
     pub throttle: ThrottleSettings,
     pub log: LogSettings,
+}
+
+/// `[signup]`: whether anyone may create their own account.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SignupSettings {
+    pub enabled: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -163,6 +171,7 @@ impl Settings {
         self.jwt
             .validate()
             .and_then(|()| self.introspection.validate())
+            .and_then(|()| self.admin.validate())
             .and_then(|()| self.throttle.validate())
             .and_then(|()| self.server.validate())
             .and_then(|()| {

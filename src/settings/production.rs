@@ -88,6 +88,12 @@ impl Settings {
                     format!("introspection.clients[{}].secret", client.id),
                     &client.secret,
                 )
+            }))
+            .chain(self.admin.clients.iter().map(|client| {
+                (
+                    format!("admin.clients[{}].secret", client.id),
+                    &client.secret,
+                )
             }));
         for (name, secret) in secrets {
             if !secret.is_empty() && distinct_bytes(secret) < MIN_SECRET_DISTINCT_BYTES {

@@ -186,6 +186,19 @@ impl Throttle {
         Ok(held)
     }
 
+    /// Before a self-signup is looked at: it counts against the address's
+    /// failed-login budget (`throttle.login_failures`), as a wrong password
+    /// would, so accounts cannot be mass-created from one address.
+    pub fn before_signup(&self, client: IpAddr) -> Result<(), Throttled> {
+        match &self.login_failures {
+            Some(failures) => failures
+                .record(&rate_key(client))
+                .map(drop)
+                .map_err(Throttled),
+            None => Ok(()),
+        }
+    }
+
     pub fn before_refresh(&self, client: IpAddr) -> Result<(), Throttled> {
         match &self.refresh {
             Some(refresh) => refresh

@@ -2,6 +2,7 @@
 //! its own database and speaks HTTP to it. SQLite by default; set
 //! `TEST_DATABASE_URL=postgres://...` to run the same tests on PostgreSQL.
 
+mod admin_users;
 mod bearer;
 mod blacklist;
 mod cli;
@@ -12,6 +13,7 @@ mod introspect;
 mod key_attacks;
 mod keys;
 mod obtain;
+mod password_change;
 mod profiles;
 mod refresh;
 mod requests;
@@ -19,5 +21,6 @@ mod schema;
 mod security;
 mod security_sessions;
 mod sessions;
+mod signup;
 mod throttle;
 mod verify;

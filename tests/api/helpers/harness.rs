@@ -17,6 +17,10 @@ use super::database::TestDatabase;
 /// The shared secret every test app signs with, unless a test configures keys.
 pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
+/// The admin client every test app accepts (`admin.clients`).
+pub const ADMIN_ID: &str = "backend";
+pub const ADMIN_SECRET: &str = "admin-client-secret-of-at-least-32-bytes";
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -64,6 +68,10 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     ] {
         limit.per_minute = 0;
     }
+    settings.admin.clients = vec![latchkey::settings::ClientSettings {
+        id: ADMIN_ID.to_owned(),
+        secret: ADMIN_SECRET.to_owned(),
+    }];
     customize(&mut settings);
     settings.validate().expect("test settings are valid");
 
@@ -152,7 +160,11 @@ impl TestApp {
     pub async fn delete_user(&self, username: &str) {
         let name = username.to_owned();
         let existed = self
-            .with_db(move |conn| users::delete(conn, &name).expect("deleted"))
+            .with_db(move |conn| {
+                users::delete(conn, users::UserKey::Name(&name))
+                    .expect("deleted")
+                    .is_some()
+            })
             .await;
         assert!(existed, "no user {username:?}");
     }
@@ -298,6 +310,42 @@ impl TestApp {
     pub async fn me(&self, access: &str) -> reqwest::Response {
         self.me_with_header(Some(&format!("Bearer {access}"))).await
     }
+
+    /// A request to the admin API as the configured admin client.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .basic_auth(ADMIN_ID, Some(ADMIN_SECRET))
+    }
+
+    /// Creates a user through the admin API, which must accept it; returns
+    /// the answer's body.
+    pub async fn admin_create(&self, user: &Value) -> Value {
+        let response = self
+            .admin(reqwest::Method::POST, "/api/admin/users/")
+            .json(user)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+}
+
+/// Asserts a status and exact JSON body with no `WWW-Authenticate`, or, for
+/// a 401, a client-authentication challenge (`Basic realm="api"`).
+pub async fn assert_client_response(response: reqwest::Response, status: u16, body: Value) {
+    let actual_status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let actual_body: Value = response.json().await.expect("a JSON body");
+    assert_eq!((actual_status, &actual_body), (status, &body));
+    let expected = (status == 401).then(|| r#"Basic realm="api""#.to_owned());
+    assert_eq!(challenge, expected);
 }
 
 /// Asserts status and exact JSON body, and that `WWW-Authenticate` is present

@@ -1,6 +1,8 @@
-//! Who may ask for token introspection (RFC 7662): the clients listed in
-//! `introspection.clients`, with HTTP Basic. The answer itself is built by
-//! the introspection route from the token's standing.
+//! Services that call latchkey as themselves, with HTTP Basic: the
+//! introspection clients (`introspection.clients`, RFC 7662) and the admin
+//! clients (`admin.clients`, user management). Each extractor admits only
+//! its own list, and runs before the body is read, so an unauthenticated
+//! caller learns nothing from body errors.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
@@ -8,30 +10,49 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::ApiError;
-use crate::settings::ClientSettings;
+use crate::settings::{ClientSettings, Settings};
 use crate::state::AppState;
 
-/// A caller that passed [`authenticate_client`]. As an extractor it runs
-/// before the body is read, so an unauthenticated caller learns nothing from
-/// body errors.
+/// A caller listed in `introspection.clients`.
 #[derive(Debug)]
 pub struct IntrospectionClient;
+
+/// A caller listed in `admin.clients`.
+#[derive(Debug)]
+pub struct AdminClient;
 
 impl actix_web::FromRequest for IntrospectionClient {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let clients = req
-            .app_data::<actix_web::web::Data<AppState>>()
-            .map(|state| state.settings.introspection.clients.as_slice())
-            .unwrap_or_default();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .map(|v| v.as_bytes());
-        std::future::ready(authenticate_client(clients, header).map(|()| Self))
+        std::future::ready(authenticate(req, |s| &s.introspection.clients).map(|()| Self))
     }
+}
+
+impl actix_web::FromRequest for AdminClient {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(authenticate(req, |s| &s.admin.clients).map(|()| Self))
+    }
+}
+
+/// [`authenticate_client`] against the list `clients` picks from the settings.
+fn authenticate(
+    req: &actix_web::HttpRequest,
+    clients: fn(&Settings) -> &Vec<ClientSettings>,
+) -> Result<(), ApiError> {
+    let clients = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .map(|state| clients(&state.settings).as_slice())
+        .unwrap_or_default();
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    authenticate_client(clients, header)
 }
 
 /// Checks the caller's `Authorization: Basic` credentials against the
