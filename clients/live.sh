@@ -2,7 +2,9 @@
 # Starts a live latchkey for the contract checks: the debug build, on a fresh
 # PostgreSQL database, with a real user. Sourced by .ci/run; sets LIVE_URL,
 # LIVE_USERNAME, LIVE_PASSWORD, LIVE_CLIENT_ID, LIVE_CLIENT_SECRET (an
-# introspection client), LIVE_PID and LIVE_DIR, and stops the server on exit.
+# introspection client), LIVE_ADMIN_ID, LIVE_ADMIN_SECRET (an admin client),
+# LIVE_GROUP (an existing group), LIVE_PID and LIVE_DIR, and stops the server
+# on exit.
 #   PGURL (default postgres://postgres@127.0.0.1:5432) and LIVE_PORT (18080).
 set -euo pipefail
 
@@ -26,11 +28,18 @@ export LATCHKEY_PASSWORDS__ITERATIONS=1000
 LIVE_CLIENT_ID="contract"
 LIVE_CLIENT_SECRET="contract-client-secret-0123456789abcdef"
 export LATCHKEY_INTROSPECTION__CLIENTS="[{\"id\":\"$LIVE_CLIENT_ID\",\"secret\":\"$LIVE_CLIENT_SECRET\"}]"
+LIVE_ADMIN_ID="backend"
+LIVE_ADMIN_SECRET="contract-admin-secret-0123456789abcdef"
+export LATCHKEY_ADMIN__CLIENTS="[{\"id\":\"$LIVE_ADMIN_ID\",\"secret\":\"$LIVE_ADMIN_SECRET\"}]"
+export LATCHKEY_SIGNUP__ENABLED=true
+export LATCHKEY_JWT__USER_CLAIMS='["username", "groups", "claims"]'
 
 binary="target/debug/latchkey"
 LIVE_USERNAME="alice"
 LIVE_PASSWORD="correct horse battery"
 echo "$LIVE_PASSWORD" | "$binary" users create "$LIVE_USERNAME" --password-stdin
+LIVE_GROUP="editors"
+"$binary" groups create "$LIVE_GROUP" >/dev/null
 "$binary" serve >"$live_dir/server.log" 2>&1 &
 LIVE_PID=$!
 LIVE_DIR="$live_dir"
@@ -41,4 +50,5 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 curl -fsS "$LIVE_URL/readyz" >/dev/null
-export LIVE_URL LIVE_USERNAME LIVE_PASSWORD LIVE_PID LIVE_DIR LIVE_CLIENT_ID LIVE_CLIENT_SECRET
+export LIVE_URL LIVE_USERNAME LIVE_PASSWORD LIVE_PID LIVE_DIR LIVE_CLIENT_ID LIVE_CLIENT_SECRET \
+    LIVE_ADMIN_ID LIVE_ADMIN_SECRET LIVE_GROUP

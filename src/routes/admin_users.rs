@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::clients::AdminClient;
 use crate::db::users::UserFilter;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
 use crate::passwords::Password;
 use crate::routes::input::{FieldReader, RequestFields, parse_bool};
 use crate::state::AppState;
@@ -29,38 +29,68 @@ pub async fn list(
         query
             .iter()
             .rev()
-            .find(|(key, value)| key == name && !value.is_empty())
+            .find(|(key, _)| key == name)
             .map(|(_, value)| value.clone())
     };
-    let is_active = match get("is_active") {
-        None => None,
-        Some(text) => Some(parse_bool(&text).ok_or_else(|| {
-            ApiError::Fields(vec![(
-                "is_active",
-                vec!["Must be a valid boolean.".to_owned()],
-            )])
-        })?),
+    let mut problems: FieldErrors = Vec::new();
+    let mut problem = |name: &'static str, message: &str| {
+        problems.push((name, vec![message.to_owned()]));
     };
+    let is_active = get("is_active").and_then(|text| {
+        let flag = parse_bool(&text);
+        if flag.is_none() {
+            problem("is_active", "Must be a valid boolean.");
+        }
+        flag
+    });
+    // A limit above the maximum is the maximum, as DRF's
+    // LimitOffsetPagination has it; what is not a number in range is an
+    // error rather than silently the default.
+    let limit = match get("limit").map(|text| parse_count(&text)) {
+        None => DEFAULT_LIMIT,
+        Some(Some(limit)) if limit >= 1 => limit.min(MAX_LIMIT),
+        Some(Some(_)) => {
+            problem("limit", "Ensure this value is greater than or equal to 1.");
+            DEFAULT_LIMIT
+        }
+        Some(None) => {
+            problem("limit", "A valid integer is required.");
+            DEFAULT_LIMIT
+        }
+    };
+    let offset = match get("offset").map(|text| parse_count(&text)) {
+        None => 0,
+        Some(Some(offset)) if offset >= 0 => offset,
+        Some(Some(_)) => {
+            problem("offset", "Ensure this value is greater than or equal to 0.");
+            0
+        }
+        Some(None) => {
+            problem("offset", "A valid integer is required.");
+            0
+        }
+    };
+    for name in ["username", "email", "group"] {
+        if get(name).is_some_and(|value| value.contains('\0')) {
+            // PostgreSQL refuses them in text; no name or address has one.
+            problem(name, "Null characters are not allowed.");
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Fields(problems));
+    }
+    // Empty text filters match nothing in particular, as django-filter
+    // leaves them out.
+    let text = |name: &str| get(name).filter(|value| !value.is_empty());
     let filter = UserFilter {
-        username: get("username"),
-        email: get("email"),
+        username: text("username"),
+        email: text("email"),
         is_active,
-        group: get("group"),
+        group: text("group"),
     };
-    // As DRF's LimitOffsetPagination: a limit that is not a positive number
-    // is the default, one above the maximum is the maximum; an offset that
-    // is not a number is 0.
-    let limit = get("limit")
-        .and_then(|text| text.parse::<i64>().ok())
-        .filter(|limit| *limit > 0)
-        .map_or(DEFAULT_LIMIT, |limit| limit.min(MAX_LIMIT));
-    let offset = get("offset")
-        .and_then(|text| text.parse::<i64>().ok())
-        .filter(|offset| *offset > 0)
-        .unwrap_or(0);
     let UserPage { count, users } = state.users.list(filter, limit, offset).await?;
     let here = page_url(&state, &req, &query);
-    let next = (offset + limit < count).then(|| here(limit, Some(offset + limit)));
+    let next = (offset.saturating_add(limit) < count).then(|| here(limit, Some(offset + limit)));
     let previous = (offset > 0).then(|| {
         let back = offset - limit;
         here(limit, (back > 0).then_some(back))
@@ -122,7 +152,7 @@ pub async fn update(
         .find(|(key, _)| key == "end_sessions")
         .map(|(_, value)| value);
     let end_sessions = match end_sessions.as_deref() {
-        None | Some("") => false,
+        None => false,
         Some(text) => parse_bool(text).unwrap_or_else(|| {
             fields.fail("end_sessions", "Must be a valid boolean.");
             false
@@ -200,6 +230,21 @@ fn password_input(fields: &mut FieldReader) -> Option<PasswordInput> {
         (Some(plain), None) => Some(PasswordInput::Plain(Password::new(plain))),
         (None, Some(hash)) => Some(PasswordInput::Hash(hash)),
         (None, None) => None,
+    }
+}
+
+/// An integer as a query parameter gives it; one beyond the 64-bit range
+/// counts as the largest (or smallest) there is, since a page cannot tell
+/// them apart.
+fn parse_count(text: &str) -> Option<i64> {
+    let text = text.trim();
+    match text.parse::<i64>() {
+        Ok(number) => Some(number),
+        Err(error) => match error.kind() {
+            std::num::IntErrorKind::PosOverflow => Some(i64::MAX),
+            std::num::IntErrorKind::NegOverflow => Some(i64::MIN),
+            _ => None,
+        },
     }
 }
 

@@ -168,7 +168,9 @@ impl FieldReader {
                 let names: Option<Vec<String>> = items
                     .into_iter()
                     .map(|item| match item {
-                        Value::String(text) if !text.trim().is_empty() => Some(text),
+                        Value::String(text) if !text.trim().is_empty() && !text.contains('\0') => {
+                            Some(text)
+                        }
                         _ => None,
                     })
                     .collect();

@@ -314,10 +314,33 @@ async fn listing_pages_and_filters_as_drf_does() {
         last["previous"],
         app.url("/api/admin/users/?limit=2&offset=2")
     );
-    // A limit that is not a positive number is the default; an offset past
-    // the end is an empty page.
-    let (_, all) = list("?limit=zero&offset=x").await;
+    // A limit above the maximum is the maximum; an offset past the end is
+    // an empty page; what is not a number in range is an error.
+    let (_, all) = list("?limit=100000").await;
     assert_eq!((names(&all).len(), all["next"].clone()), (5, Value::Null));
+    assert_eq!(
+        list("?limit=zero&offset=-1").await,
+        (
+            400,
+            json!({"limit": ["A valid integer is required."], "offset": ["Ensure this value is greater than or equal to 0."]})
+        )
+    );
+    assert_eq!(
+        list("?limit=0&is_active=").await,
+        (
+            400,
+            json!({"is_active": ["Must be a valid boolean."], "limit": ["Ensure this value is greater than or equal to 1."]})
+        )
+    );
+    assert_eq!(
+        list("?username=a%00b&group=%00").await,
+        (
+            400,
+            json!({"username": ["Null characters are not allowed."], "group": ["Null characters are not allowed."]})
+        )
+    );
+    let (_, huge) = list("?limit=99999999999999999999999&offset=99999999999999999999999").await;
+    assert_eq!((huge["count"].clone(), names(&huge).len()), (json!(5), 0));
     let (_, beyond) = list("?offset=99").await;
     assert_eq!(
         (beyond["count"].clone(), names(&beyond).len()),
