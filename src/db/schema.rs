@@ -15,6 +15,7 @@ diesel::table! {
         is_staff -> Bool,
         is_superuser -> Bool,
         claims -> Text,
+        kept_session_id -> Nullable<Text>,
     }
 }
 

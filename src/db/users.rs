@@ -18,7 +18,7 @@ pub struct User {
     pub is_active: bool,
     pub date_joined: NaiveDateTime,
     pub last_login: Option<NaiveDateTime>,
-    /// Tokens of no session issued up to this instant are void (see [`voids`]).
+    /// Tokens issued before this instant are void (see [`voids`]).
     pub tokens_valid_after: Option<NaiveDateTime>,
     pub email: String,
     pub first_name: String,
@@ -27,6 +27,9 @@ pub struct User {
     pub is_superuser: bool,
     /// The application's claims object, as JSON text.
     pub claims: String,
+    /// The session a password change of the user's own kept: its tokens
+    /// issued before the mark stand (see [`voids`]).
+    pub kept_session_id: Option<String>,
 }
 
 // The password hash stays out of logs.
@@ -87,6 +90,17 @@ pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<
         .select(User::as_select())
         .first(conn)
         .optional()
+}
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Whether any user has this email address, compared as the database
+/// lowercases text.
+pub fn email_in_use(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(lower(users::email).eq(lower(email))),
+    ))
+    .get_result(conn)
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
@@ -287,34 +301,35 @@ pub fn record_login(
     Ok(true)
 }
 
-/// Whether a user's `tokens_valid_after` voids a token issued at `issued_at`
-/// (`None`: the token carries no `iat`). A token of a session (`in_session`:
-/// it carries a `sid`) is judged by its session alone: every change that
-/// moves the mark also ends the sessions it must end (all of them, or all
-/// but the caller's on a password change), and the revoked set refuses
-/// their tokens. The mark is for tokens of no session (a Simple JWT
-/// deployment's, in migration mode), and counts their mark's own second
-/// against them (`iat` has whole seconds).
+/// Whether a user's mark (`tokens_valid_after`) voids a token issued at
+/// `issued_at` (`None`: the token carries no `iat`) in `session` (its
+/// `sid`, if any). Tokens issued before the mark are void, except those of
+/// `kept_session`: the session a password change of the user's own kept. A
+/// token of a session issued in the mark's own second belongs to a session
+/// the same change revoked, or to one written after it, so only tokens of
+/// no session need that second to count against them (`iat` has whole
+/// seconds).
 pub fn voids(
     tokens_valid_after: Option<NaiveDateTime>,
+    kept_session: Option<&str>,
     issued_at: Option<NaiveDateTime>,
-    in_session: bool,
+    session: Option<&str>,
 ) -> bool {
     let Some(mark) = tokens_valid_after else {
         return false;
     };
-    if in_session {
+    if session.is_some() && session == kept_session {
         return false;
     }
     let Some(issued_at) = issued_at else {
         return true;
     };
-    issued_at.and_utc().timestamp() <= mark.and_utc().timestamp()
+    let (mark, issued) = (mark.and_utc().timestamp(), issued_at.and_utc().timestamp());
+    issued < mark || (issued == mark && session.is_none())
 }
 
 /// Ends every session of the user (logout-all) and voids every token of
-/// theirs of no session issued before now; publishes the change. `None`:
-/// no such user.
+/// theirs issued before now; publishes the change. `None`: no such user.
 pub fn end_all_sessions(
     conn: &mut DbConnection,
     key: UserKey,
@@ -327,8 +342,7 @@ pub fn end_all_sessions(
 }
 
 /// Revokes every live session of the user and voids whatever token of
-/// theirs of no session was issued before `now`; call with the user's row
-/// locked.
+/// theirs was issued before `now`; call with the user's row locked.
 fn void_tokens(
     conn: &mut DbConnection,
     id: i64,
@@ -337,9 +351,24 @@ fn void_tokens(
 ) -> QueryResult<Vec<String>> {
     let revoked = sessions::end_all_for_user(conn, id, reason, now, None)?;
     diesel::update(users::table.find(id))
-        .set(users::tokens_valid_after.eq(now))
+        .set((
+            users::tokens_valid_after.eq(now),
+            users::kept_session_id.eq(None::<String>),
+        ))
         .execute(conn)?;
     Ok(revoked)
+}
+
+/// The id of the user `key` names.
+fn find_id(conn: &mut DbConnection, key: UserKey) -> QueryResult<Option<i64>> {
+    match key {
+        UserKey::Id(id) => users::table.find(id).select(users::id).first(conn),
+        UserKey::Name(name) => users::table
+            .filter(users::username.eq(name))
+            .select(users::id)
+            .first(conn),
+    }
+    .optional()
 }
 
 /// Takes the user's row lock (PostgreSQL) for the rest of the transaction by
@@ -379,16 +408,36 @@ pub fn set_active(conn: &mut DbConnection, username: &str, active: bool) -> Quer
     .map(|changed| changed.is_some())
 }
 
-/// Deletes the user and, through the foreign key, their sessions and refresh
-/// tokens; the sessions are revoked first, so every instance also refuses
-/// their access tokens. `None`: no such user.
+/// Deletes the user and, through the foreign keys, their sessions, group
+/// memberships and refresh tokens; the sessions are revoked first, so every
+/// instance also refuses their access tokens. `None`: no such user.
 pub fn delete(conn: &mut DbConnection, key: UserKey) -> QueryResult<Option<UserChange>> {
-    change_user(conn, key, Some(Reason::UserDeleted), |conn, id| {
-        diesel::delete(users::table.find(id))
-            .execute(conn)
-            .map(drop)
+    use super::schema::refresh_tokens;
+    write_transaction(conn, |conn| {
+        let Some(id) = find_id(conn, key)? else {
+            return Ok(None);
+        };
+        lock(conn, id)?;
+        // The refresh tokens go before the sessions end: a rotation or a
+        // logout holds a refresh token's row and then waits for its
+        // session's, so ending the sessions first and reaching the tokens
+        // afterwards (through the cascade) would deadlock against it on
+        // PostgreSQL.
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(id)))
+            .execute(conn)?;
+        let now = chrono::Utc::now().naive_utc();
+        let ended = void_tokens(conn, id, Reason::UserDeleted, now)?;
+        // The feed's lock before the memberships the cascade takes, as every
+        // membership change takes them (see `super::groups`).
+        super::backend::order_feed_writes(conn)?;
+        diesel::delete(users::table.find(id)).execute(conn)?;
+        events::publish(conn, Event::UserChanged(id), now)?;
+        Ok(Some(UserChange {
+            user_id: id,
+            ended_sessions: ended,
+            at: now,
+        }))
     })
-    .map(|changed| changed.map(|((), change)| change))
 }
 
 /// Which user a change is for.
@@ -455,8 +504,8 @@ pub enum Updated {
 
 /// Sets `changes` and, when given, makes `groups` (all of which must exist)
 /// the user's groups, in one transaction that publishes the change; with a
-/// `revoke` reason, also ends every session of the user and voids whatever
-/// token of theirs belongs to none. A taken username surfaces as diesel's
+/// `revoke` reason, also ends every session of the user and voids every
+/// token of theirs issued before now. A taken username surfaces as diesel's
 /// `UniqueViolation`, and nothing is written.
 pub fn update(
     conn: &mut DbConnection,
@@ -472,10 +521,7 @@ pub fn update(
                 .execute(conn)?;
         }
         if let Some(names) = groups {
-            // After the user's row and sessions, like every change to a user
-            // (see `super::sessions::end_all_for_user`); memberships change
-            // under the feed's lock (see `super::groups`).
-            super::backend::order_feed_writes(conn)?;
+            // Under the feed's lock, which `change_user` took.
             if let Err(unknown) = super::groups::replace_memberships(conn, id, names)? {
                 return Err(Abort::UnknownGroup(unknown));
             }
@@ -499,8 +545,8 @@ pub fn update(
 /// Sets a new password for the user whose password `basis` checked, on the
 /// condition nothing changed since (as [`record_login`]), and ends every
 /// session of theirs but `keep` (the caller's, who proved the old password).
-/// Tokens of no session issued before now are void. `None`: the condition
-/// failed, and nothing was written.
+/// Every token issued before now is void but those of `keep`. `None`: the
+/// condition failed, and nothing was written.
 pub fn change_password(
     conn: &mut DbConnection,
     basis: &LoginBasis,
@@ -524,7 +570,10 @@ pub fn change_password(
         let ended =
             sessions::end_all_for_user(conn, basis.user_id, Reason::PasswordChanged, now, keep)?;
         diesel::update(users::table.find(basis.user_id))
-            .set(users::tokens_valid_after.eq(now))
+            .set((
+                users::tokens_valid_after.eq(now),
+                users::kept_session_id.eq(keep),
+            ))
             .execute(conn)?;
         events::publish(conn, Event::UserChanged(basis.user_id), now)?;
         Ok(Some(UserChange {
@@ -560,15 +609,7 @@ fn change_user<T, E: From<diesel::result::Error>>(
     change: impl FnOnce(&mut DbConnection, i64) -> Result<T, E>,
 ) -> Result<Option<(T, UserChange)>, E> {
     write_transaction(conn, |conn| {
-        let id: Option<i64> = match key {
-            UserKey::Id(id) => users::table.find(id).select(users::id).first(conn),
-            UserKey::Name(name) => users::table
-                .filter(users::username.eq(name))
-                .select(users::id)
-                .first(conn),
-        }
-        .optional()?;
-        let Some(id) = id else {
+        let Some(id) = find_id(conn, key)? else {
             return Ok(None);
         };
         lock(conn, id)?;
@@ -579,6 +620,11 @@ fn change_user<T, E: From<diesel::result::Error>>(
             Some(reason) => void_tokens(conn, id, reason, now)?,
             None => Vec::new(),
         };
+        // The feed's lock after the user's row and sessions (see
+        // `super::sessions::end_all_for_user`) and before the change: a
+        // rename takes the row's key lock, which a membership change (which
+        // holds the feed's lock, see `super::groups`) must share.
+        super::backend::order_feed_writes(conn)?;
         let value = change(conn, id)?;
         events::publish(conn, Event::UserChanged(id), now)?;
         Ok(Some((
@@ -604,20 +650,31 @@ mod tests {
     }
 
     #[test]
-    fn the_mark_voids_tokens_of_no_session_issued_before_it_at_whole_seconds() {
+    fn the_mark_voids_what_was_issued_before_it_at_whole_seconds_but_the_kept_session() {
         let mark = Some(at(1000, 500));
+        let void = |issued: Option<NaiveDateTime>, session: Option<&str>| {
+            voids(mark, Some("kept"), issued, session)
+        };
         // No mark, nothing void.
-        assert!(!voids(None, Some(at(1, 0)), false));
-        assert!(!voids(None, None, false));
+        assert!(!voids(None, None, Some(at(1, 0)), None));
+        assert!(!voids(None, None, None, None));
         // A token without iat predates any mark.
-        assert!(voids(mark, None, false));
-        // Earlier seconds and the mark's own: void (iat has whole seconds).
-        assert!(voids(mark, Some(at(999, 0)), false));
-        assert!(voids(mark, Some(at(1000, 0)), false));
+        assert!(void(None, Some("other")));
+        assert!(void(None, None));
+        // Earlier seconds: void, in a session or not.
+        assert!(void(Some(at(999, 0)), Some("other")));
+        assert!(void(Some(at(999, 0)), None));
+        // The mark's own second: a sessionless token may be from before it,
+        // so it is void; a session's token is judged by its session.
+        assert!(void(Some(at(1000, 0)), None));
+        assert!(!void(Some(at(1000, 0)), Some("other")));
         // Later seconds: fine.
-        assert!(!voids(mark, Some(at(1001, 0)), false));
-        // A session's token is judged by its session, whenever issued.
-        assert!(!voids(mark, Some(at(999, 0)), true));
-        assert!(!voids(mark, None, true));
+        assert!(!void(Some(at(1001, 0)), None));
+        assert!(!void(Some(at(1001, 0)), Some("other")));
+        // The session a password change kept stands, whenever its tokens
+        // were issued; no sid is not that session.
+        assert!(!void(Some(at(999, 0)), Some("kept")));
+        assert!(!void(None, Some("kept")));
+        assert!(voids(mark, None, Some(at(999, 0)), None));
     }
 }

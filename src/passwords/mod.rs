@@ -50,6 +50,15 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// Why a hash cannot be stored as it is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HashRefusal {
+    /// Not a format this hasher checks.
+    Unknown,
+    /// More iterations than a login can afford.
+    TooCostly { max: u32 },
+}
+
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verification {
@@ -155,11 +164,27 @@ impl PasswordHasher {
         *spent += u64::from(missing.get());
     }
 
-    /// Whether `stored` is a hash this hasher can check, or Django's marker
-    /// of an unusable password (`!`, which never matches): what an imported
-    /// hash must be.
-    pub fn recognizes(stored: &str) -> bool {
-        stored.starts_with(UNUSABLE_PREFIX) || decode(stored).is_some()
+    /// Whether `stored` may be stored as a user's hash as it is (an import):
+    /// Django's marker of an unusable password (`!`, which never matches),
+    /// or a hash this hasher can check whose iterations a login can afford
+    /// (at most [`Self::max_imported_iterations`]: every login of that user
+    /// would hold a hashing slot that long, and a few would take them all).
+    pub fn accepts(&self, stored: &str) -> Result<(), HashRefusal> {
+        if stored.starts_with(UNUSABLE_PREFIX) {
+            return Ok(());
+        }
+        let (iterations, _, _) = decode(stored).ok_or(HashRefusal::Unknown)?;
+        let max = self.max_imported_iterations();
+        if iterations.get() > max {
+            return Err(HashRefusal::TooCostly { max });
+        }
+        Ok(())
+    }
+
+    /// Twice the configured iterations, and at least 2,000,000 (twice
+    /// Django 5.2's count).
+    pub fn max_imported_iterations(&self) -> u32 {
+        self.iterations.get().saturating_mul(2).max(2_000_000)
     }
 
     /// A password hash no password matches, in Django's form (`!` and 40
@@ -192,7 +217,9 @@ fn decode(stored: &str) -> Option<(NonZeroU32, &str, Vec<u8>)> {
     }
     let iterations = iterations.parse::<NonZeroU32>().ok()?;
     let expected = STANDARD.decode(hash).ok()?;
-    (!expected.is_empty()).then_some((iterations, salt, expected))
+    // Django's PBKDF2-SHA256 hashes are the digest's 32 bytes: a shorter
+    // one would compare only its few bytes, and match a guess too easily.
+    (expected.len() == HASH_LENGTH).then_some((iterations, salt, expected))
 }
 
 fn random_salt() -> String {
@@ -224,26 +251,46 @@ mod tests {
     }
 
     #[test]
-    fn unusable_passwords_are_recognized_and_never_match() {
+    fn only_checkable_affordable_hashes_and_unusable_markers_are_accepted() {
         let hasher = PasswordHasher::new(1000);
         let unusable = PasswordHasher::unusable();
         assert!(unusable.starts_with('!') && unusable.len() == 41);
         assert_ne!(unusable, PasswordHasher::unusable());
-        assert!(PasswordHasher::recognizes(&unusable));
+        assert_eq!(hasher.accepts(&unusable), Ok(()));
+        assert_eq!(hasher.accepts("!"), Ok(()));
         assert_eq!(
             hasher.verify(&password(""), &unusable),
             Verification::Mismatch
         );
-        assert!(PasswordHasher::recognizes(&hasher.hash(&password("pw"))));
+        assert_eq!(hasher.accepts(&hasher.hash(&password("pw"))), Ok(()));
+        let digest = STANDARD.encode([7u8; HASH_LENGTH]);
         for unknown in [
-            "",
-            "plain",
-            "md5$$abc",
-            "pbkdf2_sha256$0$salt$aGFzaA==",
-            "pbkdf2_sha256$10$$aGFzaA==",
+            "".to_owned(),
+            "plain".to_owned(),
+            "md5$$abc".to_owned(),
+            format!("pbkdf2_sha256$0$salt${digest}"),
+            format!("pbkdf2_sha256$10$${digest}"),
+            // One byte of hash would match one password in 256.
+            "pbkdf2_sha256$1000$salt$AA==".to_owned(),
         ] {
-            assert!(!PasswordHasher::recognizes(unknown), "{unknown}");
+            assert_eq!(
+                hasher.accepts(&unknown),
+                Err(HashRefusal::Unknown),
+                "{unknown}"
+            );
+            assert_eq!(
+                hasher.verify(&password("x"), &unknown),
+                Verification::Mismatch
+            );
         }
+        assert_eq!(
+            hasher.accepts(&format!("pbkdf2_sha256$2000001$salt${digest}")),
+            Err(HashRefusal::TooCostly { max: 2_000_000 })
+        );
+        assert_eq!(
+            hasher.accepts(&format!("pbkdf2_sha256$2000000$salt${digest}")),
+            Ok(())
+        );
     }
 
     #[test]

@@ -51,9 +51,17 @@ pub async fn register(
         client_ip: super::client_ip(&state, &req),
         user_agent: super::user_agent(&req),
     };
-    let pair = state.users.register(registration).await?;
+    let signed_up = state.users.register(registration).await?;
+    // dj-rest-auth's JWT answer: the pair and the user's details.
     Ok(HttpResponse::Created().json(json!({
-        "refresh": pair.refresh,
-        "access": pair.access,
+        "refresh": signed_up.tokens.refresh,
+        "access": signed_up.tokens.access,
+        "user": {
+            "pk": signed_up.user_id,
+            "username": signed_up.username,
+            "email": signed_up.email,
+            "first_name": "",
+            "last_name": "",
+        },
     })))
 }

@@ -21,20 +21,25 @@ pub struct DirectoryUser {
     pub username: String,
     pub is_active: bool,
     pub date_joined: NaiveDateTime,
-    /// Tokens of no session issued up to this instant are void
-    /// (`crate::db::users::voids`).
+    /// Tokens issued before this instant are void, but those of the kept
+    /// session (`crate::db::users::voids`).
     pub tokens_valid_after: Option<NaiveDateTime>,
+    pub kept_session: Option<String>,
     pub profile: Profile,
 }
 
 impl DirectoryUser {
-    /// Whether the user voided `token`, one of no session, by a password
-    /// change, deactivation or logout everywhere since it was issued. Answered from memory: the mark
-    /// comes with the cached user and changes reach the cache through the feed.
+    /// Whether the user voided `token` by a password change, deactivation
+    /// or logout everywhere since it was issued. Answered from memory: the
+    /// mark comes with the cached user and changes reach the cache through
+    /// the feed.
     pub fn voids(&self, token: &ValidatedToken) -> bool {
-        // In a session exactly when the revoked-session check applies to it.
-        let in_session = token.session().is_some();
-        crate::db::users::voids(self.tokens_valid_after, token.issued_at, in_session)
+        crate::db::users::voids(
+            self.tokens_valid_after,
+            self.kept_session.as_deref(),
+            token.issued_at,
+            token.session(),
+        )
     }
 }
 
@@ -47,6 +52,7 @@ impl DirectoryUser {
             date_joined: user.date_joined,
             tokens_valid_after: user.tokens_valid_after,
             profile: Profile::of(&user, groups),
+            kept_session: user.kept_session_id,
             username: user.username,
         }
     }
@@ -118,6 +124,7 @@ mod tests {
             is_active: active,
             date_joined: NaiveDateTime::default(),
             tokens_valid_after: None,
+            kept_session: None,
             profile: Profile::default(),
         })
     }

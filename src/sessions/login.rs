@@ -14,7 +14,8 @@ use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::sessions::{self as stored_sessions, NewSession};
 use crate::db::{DbConnection, DbError, users, write_transaction};
 use crate::passwords::{Password, Verification};
-use crate::tokens::{Stamp, TokenType, UserClaim};
+use crate::tokens::{Stamp, TokenType};
+use crate::users::{Profile, TokenClaims};
 
 /// User agents are kept for the sessions list; longer ones are cut.
 const MAX_USER_AGENT: usize = 512;
@@ -92,16 +93,6 @@ impl Sessions {
         };
         tracing::Span::current().record("user_id", user.id);
 
-        // Read before the session is written, so a lookup that fails leaves
-        // none behind.
-        let claims = match self.user_claims(UserClaim::Id(user.id)).await {
-            Ok(claims) => claims,
-            Err(error) => {
-                // The password was right: the guess did not fail.
-                reservation.release();
-                return Err(error);
-            }
-        };
         let basis = users::LoginBasis {
             user_id: user.id,
             verified_hash: user.password.clone(),
@@ -113,6 +104,7 @@ impl Sessions {
         };
         let opening = self.opening(client_ip, user_agent);
         let update_last_login = self.policy.update_last_login;
+        let token_claims = self.policy.token_claims.clone();
         let recorded = self
             .db
             .run(move |conn| {
@@ -123,11 +115,21 @@ impl Sessions {
                     if !users::record_login(conn, &basis, last_login, upgraded_hash.as_deref())? {
                         return Ok::<_, DbError>(None);
                     }
-                    Ok(Some(opening.write(conn, basis.user_id)?))
+                    let opened = opening.write(conn, basis.user_id)?;
+                    let claims = claims_of(&token_claims, conn, basis.user_id)?;
+                    Ok(Some((opened, claims)))
                 })
             })
-            .await?;
-        let Some(opened) = recorded else {
+            .await;
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                // The password was right: the guess did not fail.
+                reservation.release();
+                return Err(error.into());
+            }
+        };
+        let Some((opened, claims)) = recorded else {
             // The password changed, or the user was deactivated, deleted or
             // logged out everywhere, while this login was hashing: the check
             // no longer stands, and nothing was written.
@@ -148,20 +150,24 @@ impl Sessions {
         user: NewAccount,
         client_ip: IpAddr,
         user_agent: Option<String>,
-    ) -> Result<TokenPair, SessionError> {
+    ) -> Result<Registered, SessionError> {
         let opening = self.opening(client_ip, user_agent);
-        let (user_id, opened) = self
+        let token_claims = self.policy.token_claims.clone();
+        let (user_id, opened, claims) = self
             .db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
                     let created = users::insert(conn, &user.as_new_user())?;
                     let opened = opening.write(conn, created.id)?;
-                    Ok::<_, DbError>((created.id, opened))
+                    let claims = claims_of(&token_claims, conn, created.id)?;
+                    Ok::<_, DbError>((created.id, opened, claims))
                 })
             })
             .await?;
-        let claims = self.user_claims(UserClaim::Id(user_id)).await?;
-        Ok(self.pair(user_id, &opened, &claims))
+        Ok(Registered {
+            user_id,
+            tokens: self.pair(user_id, &opened, &claims),
+        })
     }
 
     /// What a session about to be written for this client needs.
@@ -188,6 +194,32 @@ impl Sessions {
             access: access.token,
         }
     }
+}
+
+/// What access tokens carry of the user (`jwt.user_claims`), read inside
+/// the transaction that writes their session: a change to the user either
+/// committed before (and shows) or waits for this one (and ends or
+/// outlives the session as it would any other). Nothing is read when no
+/// claim is configured.
+fn claims_of(
+    claims: &TokenClaims,
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> QueryResult<Map<String, Value>> {
+    if claims.is_empty() {
+        return Ok(Map::new());
+    }
+    let Some(user) = users::find_by_id(conn, user_id)? else {
+        return Ok(Map::new());
+    };
+    let groups = crate::db::groups::of_user(conn, user_id)?;
+    Ok(claims.of(&user.username, &Profile::of(&user, groups)))
+}
+
+/// A user created by self-signup, and their first tokens.
+pub struct Registered {
+    pub user_id: i64,
+    pub tokens: TokenPair,
 }
 
 /// A user to create by self-signup, with their password hash.

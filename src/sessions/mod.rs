@@ -37,7 +37,7 @@ use crate::passwords::{HashingPool, PasswordHasher};
 use crate::throttle::{Throttle, Wait};
 use crate::tokens::{TokenError, TokenService, TokenType, UserClaim, ValidatedToken};
 pub use directory::DirectoryUser;
-pub use login::{LoginAttempt, NewAccount};
+pub use login::{LoginAttempt, NewAccount, Registered};
 use memory::Memory;
 pub use policy::{SessionPolicy, Upkeep};
 pub use refresh::RefreshedTokens;

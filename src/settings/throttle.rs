@@ -1,4 +1,4 @@
-//! `[throttle]`: login and refresh limits, the hashing slots, and the
+//! `[throttle]`: login, refresh and signup limits, the hashing slots, and the
 //! proxies whose forwarding header names the client.
 
 use ipnet::IpNet;
@@ -21,6 +21,7 @@ pub struct ThrottleSettings {
     pub login_failures: Rate,
     pub account_failures: Rate,
     pub refresh: Rate,
+    pub signups: Rate,
     pub max_concurrent_hashes: usize,
     pub hash_wait_ms: u64,
     pub prune_interval_seconds: u64,
@@ -33,6 +34,7 @@ impl ThrottleSettings {
             login_failures: self.login_failures,
             account_failures: self.account_failures,
             refresh: self.refresh,
+            signups: self.signups,
         }
     }
 

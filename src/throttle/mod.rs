@@ -48,6 +48,8 @@ pub struct Limits {
     pub account_failures: Rate,
     /// Refreshes, per address.
     pub refresh: Rate,
+    /// Self-signups, per address.
+    pub signups: Rate,
 }
 
 /// An account as the limits know it: a keyed hash of the lowercased username
@@ -103,7 +105,8 @@ impl LoginReservation {
     }
 }
 
-/// The limits on `POST /api/token/` and `POST /api/token/refresh/`.
+/// The limits on `POST /api/token/`, `POST /api/token/refresh/` and
+/// `POST /api/register/`.
 pub struct Throttle {
     login_attempts: Option<Box<dyn Limit<IpAddr>>>,
     login_failures: Option<Box<dyn Limit<IpAddr>>>,
@@ -112,6 +115,7 @@ pub struct Throttle {
     /// burst takes to refill): "this address failed on this account lately".
     account_address_failures: Option<Box<dyn Limit<(AccountKey, IpAddr)>>>,
     refresh: Option<Box<dyn Limit<IpAddr>>>,
+    signups: Option<Box<dyn Limit<IpAddr>>>,
     account_hasher: std::collections::hash_map::RandomState,
 }
 
@@ -123,6 +127,7 @@ impl Throttle {
             account_failures: limit(&settings.account_failures),
             account_address_failures: window(&settings.account_failures),
             refresh: limit(&settings.refresh),
+            signups: limit(&settings.signups),
             account_hasher: std::collections::hash_map::RandomState::new(),
         }
     }
@@ -186,12 +191,12 @@ impl Throttle {
         Ok(held)
     }
 
-    /// Before a self-signup is looked at: it counts against the address's
-    /// failed-login budget (`throttle.login_failures`), as a wrong password
-    /// would, so accounts cannot be mass-created from one address.
+    /// Before a self-signup is looked at: every registration counts against
+    /// the address's budget (`throttle.signups`), whatever its outcome, so
+    /// accounts cannot be mass-created, nor names probed, from one address.
     pub fn before_signup(&self, client: IpAddr) -> Result<(), Throttled> {
-        match &self.login_failures {
-            Some(failures) => failures
+        match &self.signups {
+            Some(signups) => signups
                 .record(&rate_key(client))
                 .map(drop)
                 .map_err(Throttled),
@@ -234,6 +239,7 @@ impl Throttle {
                 upkeep(&self.account_address_failures),
             ),
             ("refresh", upkeep(&self.refresh)),
+            ("signups", upkeep(&self.signups)),
         ]
         .into_iter()
         .filter_map(|(name, limit)| limit.map(|limit| (name, limit)))
@@ -258,6 +264,7 @@ mod tests {
             login_failures: rate(20, 3),
             account_failures: rate(6, 4),
             refresh: rate(60, 2),
+            signups: rate(5, 2),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::db::DbError;
 use crate::db::groups;
 use crate::db::sessions::Reason;
 use crate::db::users::{self, NewUser, Updated, UserChanges, UserFilter, UserKey};
-use crate::passwords::{Password, PasswordHasher};
+use crate::passwords::{HashRefusal, Password, PasswordHasher};
 use crate::sessions::SessionError;
 
 /// The order fields are reported in, as the admin serializer declares them.
@@ -85,7 +85,8 @@ pub struct UserPage {
 }
 
 impl Users {
-    pub async fn create(&self, draft: UserDraft) -> Result<UserRecord, UserError> {
+    pub async fn create(&self, mut draft: UserDraft) -> Result<UserRecord, UserError> {
+        draft.username = checks::normalized_username(draft.username);
         let mut problems = Problems::default();
         checks::username(&draft.username, &mut problems);
         checks::email("email", &draft.email, &mut problems);
@@ -179,7 +180,8 @@ impl Users {
             .ok_or(UserError::NotFound)
     }
 
-    pub async fn update(&self, id: i64, edit: UserEdit) -> Result<UserRecord, UserError> {
+    pub async fn update(&self, id: i64, mut edit: UserEdit) -> Result<UserRecord, UserError> {
+        edit.username = edit.username.map(checks::normalized_username);
         let current = self.get(id).await?;
         let mut problems = Problems::default();
         if let Some(username) = &edit.username {
@@ -296,13 +298,24 @@ impl Users {
         problems: &mut Problems,
     ) -> Result<Option<String>, UserError> {
         match password {
-            PasswordInput::Hash(hash) if PasswordHasher::recognizes(&hash) => Ok(Some(hash)),
-            PasswordInput::Hash(_) => {
-                problems.add(
-                    "password_hash",
-                    "Unknown password hashing algorithm or format: give the hash as Django stores it (pbkdf2_sha256$<iterations>$<salt>$<hash>, or ! for an unusable password).",
-                );
-                Ok(None)
+            PasswordInput::Hash(hash) => {
+                match self.hasher.accepts(&hash) {
+                    Ok(()) => Ok(Some(hash)),
+                    Err(HashRefusal::Unknown) => {
+                        problems.add(
+                        "password_hash",
+                        "Unknown password hashing algorithm or format: give the hash as Django stores it (pbkdf2_sha256$<iterations>$<salt>$<hash>, or ! for an unusable password).",
+                    );
+                        Ok(None)
+                    }
+                    Err(HashRefusal::TooCostly { max }) => {
+                        problems.add(
+                        "password_hash",
+                        format!("This hash has more iterations than a login can afford; at most {max}."),
+                    );
+                        Ok(None)
+                    }
+                }
             }
             PasswordInput::Plain(password) => match self.checked_hash(password, words, true).await?
             {

@@ -50,6 +50,18 @@ impl Problems {
     }
 }
 
+/// A username as Django stores it (`AbstractBaseUser.normalize_username`):
+/// NFKC-normalized, so names that look alike (`ａｄｍｉｎ`, `admin`) are one.
+pub(super) fn normalized_username(name: String) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    if unicode_normalization::is_nfkc_quick(name.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        return name;
+    }
+    name.nfkc().collect()
+}
+
 /// Django's `UnicodeUsernameValidator` and the column's length: letters,
 /// digits and `@.+-_`, at most 150 characters.
 pub(super) fn username(name: &str, problems: &mut Problems) {
@@ -134,6 +146,14 @@ mod tests {
             )]
         );
         assert!(problems_of(|p| username(&"a".repeat(150), p)).is_empty());
+    }
+
+    #[test]
+    fn usernames_are_stored_nfkc_normalized() {
+        assert_eq!(normalized_username("ａｄｍｉｎ".to_owned()), "admin");
+        assert_eq!(normalized_username("ﬁle".to_owned()), "file");
+        assert_eq!(normalized_username("zoë".to_owned()), "zoë");
+        assert_eq!(normalized_username("alice".to_owned()), "alice");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use profile::{
     ClaimsError, MAX_CLAIMS_BYTES, Profile, ProfileClaim, RESERVED_CLAIMS, TokenClaims,
     check_claims, check_email, check_name, parse_claims,
 };
-pub use signup::Registration;
+pub use signup::{Registration, SignedUp};
 
 /// Why a change to a user did not happen.
 #[derive(Debug, thiserror::Error)]

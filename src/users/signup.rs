@@ -9,12 +9,22 @@ use super::{UserError, Users, Words};
 use crate::db::DbError;
 use crate::db::users;
 use crate::passwords::Password;
-use crate::sessions::{NewAccount, SessionError, TokenPair};
+use crate::sessions::{NewAccount, Registered, SessionError, TokenPair};
 
 /// dj-rest-auth's message (with a straight apostrophe, unlike Django's).
 const MISMATCH: &str = "The two password fields didn't match.";
 const USERNAME_TAKEN: &str = "A user with that username already exists.";
+/// django-allauth's message, which dj-rest-auth's registration uses.
+const EMAIL_TAKEN: &str = "A user is already registered with this email address.";
 const FIELD_ORDER: [&str; 4] = ["username", "email", "password1", "non_field_errors"];
+
+/// A user created by self-signup, as stored, and their first tokens.
+pub struct SignedUp {
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub tokens: TokenPair,
+}
 
 /// A registration as the client sent it.
 #[derive(Debug)]
@@ -29,7 +39,7 @@ pub struct Registration {
 }
 
 impl Users {
-    pub async fn register(&self, registration: Registration) -> Result<TokenPair, UserError> {
+    pub async fn register(&self, registration: Registration) -> Result<SignedUp, UserError> {
         if !self.signup_enabled {
             return Err(UserError::SignupDisabled);
         }
@@ -44,17 +54,26 @@ impl Users {
             client_ip,
             user_agent,
         } = registration;
+        let username = checks::normalized_username(username);
         let mut problems = Problems::default();
         checks::username(&username, &mut problems);
         checks::email("email", &email, &mut problems);
-        let name = username.clone();
-        let taken = self
+        let (name, address) = (username.clone(), email.clone());
+        let (name_taken, address_taken) = self
             .db
-            .run(move |conn| users::find_by_username(conn, &name).map_err(DbError::from))
-            .await?
-            .is_some();
-        if taken {
+            .run(move |conn| {
+                let name_taken = users::find_by_username(conn, &name)?.is_some();
+                let address_taken = !address.is_empty() && users::email_in_use(conn, &address)?;
+                Ok::<_, DbError>((name_taken, address_taken))
+            })
+            .await?;
+        if name_taken {
             problems.add("username", USERNAME_TAKEN);
+        }
+        // An address given here is not verified: one that is somebody's
+        // already would let a stranger pass for them wherever it is trusted.
+        if address_taken {
+            problems.add("email", EMAIL_TAKEN);
         }
         let matching = password1.expose() == password2.expose();
         let words = Words {
@@ -85,12 +104,17 @@ impl Users {
             ));
         };
         let account = NewAccount {
-            username,
-            email,
+            username: username.clone(),
+            email: email.clone(),
             password_hash,
         };
         match self.sessions.register(account, client_ip, user_agent).await {
-            Ok(pair) => Ok(pair),
+            Ok(Registered { user_id, tokens }) => Ok(SignedUp {
+                user_id,
+                username,
+                email,
+                tokens,
+            }),
             // Taken between the check and the write.
             Err(SessionError::Storage(error)) if super::admin::is_unique_violation(&error) => {
                 Err(UserError::field("username", USERNAME_TAKEN))

@@ -634,3 +634,147 @@ async fn deleting_a_user_or_logging_them_out_ends_their_sessions() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn ending_every_session_reaches_access_tokens_outliving_their_session() {
+    // A session's absolute end can come before its last access token's
+    // expiry: ending every session must still void that token.
+    let app = spawn_app_with(|settings| {
+        settings.jwt.refresh_token_lifetime_seconds = 1;
+        settings.sessions.absolute_lifetime_seconds = 1;
+    })
+    .await;
+    let id = app
+        .admin_create(&json!({"username": "olga", "password": PASSWORD}))
+        .await["id"]
+        .as_i64()
+        .expect("id");
+    let (access, _) = login(&app, "olga", PASSWORD).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        app.me(&access).await.status(),
+        200,
+        "the session is over, its access token not"
+    );
+    let logout = send(app.admin(Method::POST, &format!("/api/admin/users/{id}/logout-all/"))).await;
+    assert_eq!(logout.status(), 204);
+    assert_response(
+        app.me(&access).await,
+        401,
+        bearer_error("Token is blacklisted"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_login_after_a_change_made_elsewhere_carries_the_new_claims_at_once() {
+    // Another instance changes the user; this one has not read the change
+    // from the feed yet (its sync interval is long), and has the user cached.
+    let here = spawn_app_with(|settings| {
+        settings.jwt.user_claims = vec![ProfileClaim::Claims];
+        settings.cache.sync_interval_ms = 60_000;
+    })
+    .await;
+    let url = here.database_url();
+    let elsewhere = spawn_app_with(move |settings| {
+        settings.database.url = Some(url.parse().expect("a database URL"));
+    })
+    .await;
+    let id = here
+        .admin_create(
+            &json!({"username": "pat", "password": PASSWORD, "claims": {"role": "admin"}}),
+        )
+        .await["id"]
+        .as_i64()
+        .expect("id");
+    let (access, _) = login(&here, "pat", PASSWORD).await;
+    assert_eq!(here.me(&access).await.status(), 200);
+
+    let demote = elsewhere
+        .admin(
+            Method::PATCH,
+            &format!("/api/admin/users/{id}/?end_sessions=true"),
+        )
+        .json(&json!({"claims": {"role": "reader"}}));
+    assert_eq!(send(demote).await.status(), 200);
+    // The session written now is read with the user it is written for.
+    let (fresh, _) = login(&here, "pat", PASSWORD).await;
+    assert_eq!(claims_of(&fresh)["role"], "reader");
+}
+
+#[tokio::test]
+async fn deleting_a_user_while_their_tokens_rotate_never_fails_a_request() {
+    let app = spawn_app().await;
+    let id = app
+        .admin_create(&json!({"username": "quinn", "password": PASSWORD}))
+        .await["id"]
+        .as_i64()
+        .expect("id");
+    let mut refreshes = Vec::new();
+    for _ in 0..6 {
+        let (_, refresh) = login(&app, "quinn", PASSWORD).await;
+        refreshes.push(refresh);
+    }
+    let rotations = refreshes.iter().map(|refresh| app.refresh(refresh));
+    let deletion = send(app.admin(Method::DELETE, &format!("/api/admin/users/{id}/")));
+    let (answers, deleted) = tokio::join!(futures_util::future::join_all(rotations), deletion);
+    assert_eq!(deleted.status(), 204);
+    for answer in answers {
+        assert!(
+            [200, 401].contains(&answer.status().as_u16()),
+            "a rotation racing the deletion answered {}",
+            answer.status()
+        );
+    }
+    assert_client_response(
+        send(app.admin(Method::GET, &format!("/api/admin/users/{id}/"))).await,
+        404,
+        json!({"detail": "Not found."}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn imported_hashes_must_be_checkable_and_affordable() {
+    let app = spawn_app().await;
+    let digest = "A".repeat(43) + "=";
+    for (hash, message) in [
+        (
+            "pbkdf2_sha256$1000$salt$AA==".to_owned(),
+            "Unknown password hashing algorithm or format: give the hash as Django stores it (pbkdf2_sha256$<iterations>$<salt>$<hash>, or ! for an unusable password).",
+        ),
+        (
+            format!("pbkdf2_sha256$4000000000$salt${digest}"),
+            "This hash has more iterations than a login can afford; at most 2000000.",
+        ),
+    ] {
+        let request = app
+            .admin(Method::POST, "/api/admin/users/")
+            .json(&json!({"username": "rita", "password_hash": hash}));
+        assert_client_response(
+            send(request).await,
+            400,
+            json!({"password_hash": [message]}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn usernames_are_stored_as_django_normalizes_them() {
+    let app = spawn_app().await;
+    let created = app
+        .admin_create(&json!({"username": "ｓａｍ", "password": PASSWORD}))
+        .await;
+    assert_eq!(created["username"], "sam");
+    let lookalike = app
+        .admin(Method::POST, "/api/admin/users/")
+        .json(&json!({"username": "sam"}));
+    assert_client_response(
+        send(lookalike).await,
+        400,
+        json!({"username": ["A user with that username already exists."]}),
+    )
+    .await;
+    login(&app, "sam", PASSWORD).await;
+}

@@ -42,6 +42,12 @@ async fn a_registration_creates_an_active_user_and_answers_with_their_first_pair
     .await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.expect("json");
+    let pk = body["user"]["pk"].clone();
+    assert!(pk.is_i64(), "{body}");
+    assert_eq!(
+        body["user"],
+        json!({"pk": pk, "username": "nina", "email": "nina@example.com", "first_name": "", "last_name": ""})
+    );
     let access = body["access"].as_str().expect("access");
     assert_eq!(claims_of(access)["token_type"], "access");
     let me: Value = app.me(access).await.json().await.expect("json");
@@ -58,7 +64,17 @@ async fn a_registration_creates_an_active_user_and_answers_with_their_first_pair
 async fn each_refusal_has_dj_rest_auths_message_and_creates_nobody() {
     let app = open_app().await;
     app.create_user("taken", PASSWORD).await;
+    let existing = json!({"username": "owner", "email": "Owner@Example.com", "password1": PASSWORD, "password2": PASSWORD});
+    assert_eq!(register(&app, &existing).await.status(), 201);
     let cases = [
+        (
+            json!({"username": "ｔａｋｅｎ", "password1": PASSWORD, "password2": PASSWORD}),
+            json!({"username": ["A user with that username already exists."]}),
+        ),
+        (
+            json!({"username": "stranger", "email": "owner@example.COM", "password1": PASSWORD, "password2": PASSWORD}),
+            json!({"email": ["A user is already registered with this email address."]}),
+        ),
         (
             json!({}),
             json!({
@@ -91,9 +107,11 @@ async fn each_refusal_has_dj_rest_auths_message_and_creates_nobody() {
 }
 
 #[tokio::test]
-async fn registrations_count_against_the_addresss_failed_login_budget() {
+async fn registrations_are_limited_per_address() {
     let app = spawn_app_with(|settings| {
         settings.signup.enabled = true;
+        settings.throttle.signups.per_minute = 2;
+        settings.throttle.signups.burst = 2;
         settings.throttle.login_failures.per_minute = 2;
         settings.throttle.login_failures.burst = 2;
     })
@@ -110,4 +128,6 @@ async fn registrations_count_against_the_addresss_failed_login_budget() {
         .with_db(|conn| latchkey::db::users::find_by_username(conn, "p3").expect("read"))
         .await;
     assert!(created.is_none(), "a throttled registration writes nothing");
+    // Logins from the address have a budget of their own.
+    assert_eq!(app.obtain("p1", PASSWORD).await.status(), 200);
 }

@@ -48,7 +48,7 @@ pub(super) fn adopt_if_unknown(
         .select(users::tokens_valid_after)
         .first(conn)?;
     // A token from another system belongs to no session here.
-    if crate::db::users::voids(tokens_valid_after, adoption.issued_at, false) {
+    if crate::db::users::voids(tokens_valid_after, None, adoption.issued_at, None) {
         return Ok(Some(Refusal::Blacklisted));
     }
     let session_id = uuid::Uuid::new_v4().simple().to_string();

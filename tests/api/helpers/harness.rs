@@ -65,6 +65,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         &mut settings.throttle.login_attempts,
         &mut settings.throttle.account_failures,
         &mut settings.throttle.refresh,
+        &mut settings.throttle.signups,
     ] {
         limit.per_minute = 0;
     }
