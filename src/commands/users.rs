@@ -27,7 +27,9 @@ pub struct UserToCreate {
 }
 
 pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()> {
-    let name = checked_username(&user.name)?;
+    let name = crate::users::checked_username(user.name.clone())
+        .map_err(|problems| anyhow::anyhow!("username: {}", problems.join(" ")))?;
+    let name = name.as_str();
     if let Err(message) = crate::users::check_email(&user.email) {
         anyhow::bail!("--email: {message}");
     }
@@ -234,16 +236,6 @@ pub(super) fn require_user(existed: bool, name: &str, settings: &Settings) -> an
     anyhow::ensure!(existed, "no user named {name:?}");
     std::thread::sleep(settings.cache.sync_interval() * 2);
     Ok(())
-}
-
-/// Logins strip surrounding whitespace from the username (as Simple JWT
-/// does), so a name that has any could never log in.
-fn checked_username(name: &str) -> anyhow::Result<&str> {
-    anyhow::ensure!(
-        !name.trim().is_empty() && name.trim() == name && !name.contains('\0'),
-        "the username must be non-empty, without surrounding whitespace or NUL characters"
-    );
-    Ok(name)
 }
 
 /// A group name: not empty, no surrounding whitespace, no control characters.

@@ -34,6 +34,14 @@ impl Problems {
         self.0.is_empty()
     }
 
+    /// Every message, whatever its field.
+    pub(super) fn messages(self) -> Vec<String> {
+        self.0
+            .into_iter()
+            .flat_map(|(_, messages)| messages)
+            .collect()
+    }
+
     /// `Ok` when nothing was found; otherwise every problem, fields in
     /// `order` (fields it does not name last).
     pub(super) fn into_result(mut self, order: &[&str]) -> Result<(), UserError> {

@@ -32,6 +32,23 @@ pub use profile::{
 };
 pub use signup::{Registration, SignedUp};
 
+/// A username as it is stored (NFKC-normalized, as Django stores it), or
+/// every reason it cannot be one, in Django's words: for the command line,
+/// which takes names outside the API's field checks.
+pub fn checked_username(name: String) -> Result<String, Vec<String>> {
+    let name = checks::normalized_username(name);
+    if name.is_empty() {
+        return Err(vec!["This field may not be blank.".to_owned()]);
+    }
+    let mut problems = checks::Problems::default();
+    checks::username(&name, &mut problems);
+    if problems.is_empty() {
+        Ok(name)
+    } else {
+        Err(problems.messages())
+    }
+}
+
 /// Why a change to a user did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {

@@ -345,6 +345,28 @@ async fn profiles_groups_and_claims_are_set_from_the_command_line() {
             text(&refused.stderr)
         );
     }
+    for name in ["bob smith", " bob", "bob/1"] {
+        let refused = run(
+            &["users", "create", name, "--password-stdin"],
+            "lunar module descent 1969\n",
+        );
+        assert_eq!(refused.status.code(), Some(1), "{name}");
+        assert!(
+            text(&refused.stderr).contains("Enter a valid username."),
+            "{name}: {}",
+            text(&refused.stderr)
+        );
+    }
+    // Stored as Django stores it: NFKC-normalized.
+    let wide = run(
+        &["users", "create", "ｗｉｄｅ", "--password-stdin"],
+        "lunar module descent 1969\n",
+    );
+    assert!(
+        text(&wide.stdout).contains("created user \"wide\""),
+        "{}",
+        text(&wide.stderr)
+    );
 
     let group = run(&["groups", "create", "admins"], "");
     assert!(group.status.success(), "{}", text(&group.stderr));
