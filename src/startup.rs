@@ -13,7 +13,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::db::{self, Database};
 use crate::error::ApiError;
-use crate::passwords::{HashingPool, PasswordHasher};
+use crate::passwords::HashingPool;
 use crate::routes::{self, input::BodyLimits};
 use crate::sessions::{SessionParts, SessionPolicy, Sessions, Upkeep};
 use crate::settings::Settings;
@@ -80,7 +80,7 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let keys = KeySet::load(&settings.jwt.key_config(&settings.data_dir))?;
     let tokens = Arc::new(TokenService::new(settings.jwt.token_rules(), keys));
     let throttle = Arc::new(Throttle::new(&settings.throttle.limits()));
-    let hasher = PasswordHasher::new(settings.passwords.iterations);
+    let hasher = settings.passwords.hasher();
     let hashing = Arc::new(HashingPool::start(
         settings.throttle.hash_slots(),
         Duration::from_millis(settings.throttle.hash_wait_ms),

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::connect;
 use crate::db::users::{self, NewUser};
-use crate::passwords::{Password, PasswordHasher, UserAttributes};
+use crate::passwords::{Password, UserAttributes};
 use crate::settings::Settings;
 
 /// A user as `users create` describes them.
@@ -59,7 +59,7 @@ pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()
             last_name: &user.last_name,
         },
     )?;
-    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
+    let hash = settings.passwords.hasher().hash(&password);
     let claims_text = Value::Object(claims).to_string();
     let new_user = NewUser {
         email: &user.email,
@@ -185,7 +185,7 @@ pub fn set_password(settings: &Settings, name: &str, password_stdin: bool) -> an
             last_name: &user.last_name,
         },
     )?;
-    let hash = PasswordHasher::new(settings.passwords.iterations).hash(&password);
+    let hash = settings.passwords.hasher().hash(&password);
     require_user(users::set_password(&mut conn, name, &hash)?, name, settings)?;
     println!("password of {name:?} changed");
     Ok(())

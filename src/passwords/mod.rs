@@ -1,30 +1,46 @@
-//! Django-compatible password hashes: `pbkdf2_sha256$<iterations>$<salt>$<base64>`,
-//! so a Django user table can be imported as it is. PBKDF2 runs on aws-lc-rs
-//! (the fastest implementation measured here, see BENCHMARKS.md); salts come
-//! from ring's system random source. Every call here is CPU-bound for a
+//! Django-compatible password hashes. Every hasher Django has shipped is
+//! checked ([`stored`]: `pbkdf2_sha256`, `pbkdf2_sha1`, `argon2`,
+//! `bcrypt_sha256`, `bcrypt`, `scrypt`, `md5`), so a Django user table can be
+//! imported as it is; new hashes are written by the configured scheme
+//! (`passwords.hasher`: `pbkdf2_sha256` on aws-lc-rs, the fastest
+//! implementation measured here, or Argon2id), in Django's format, so they
+//! can also go back to Django unchanged. A user whose hash was written by
+//! another hasher or with other parameters is rehashed at their next
+//! successful login, as Django's `must_update` has it. Salts come from
+//! ring's system random source. Every call here is CPU-bound for a
 //! noticeable time: logins run it on the [`HashingPool`] ([`pool`]), the CLI
 //! on its own thread, never an async worker.
 
 pub mod pool;
+mod stored;
 pub mod validation;
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::pbkdf2;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use ring::rand::{SecureRandom, SystemRandom};
 
 pub use pool::{HashingBusy, HashingPool};
+use stored::{Argon2Params, Pbkdf2Digest, Stored, Unreadable};
 pub use validation::{PasswordRules, UserAttributes};
 
-const ALGORITHM: &str = "pbkdf2_sha256";
 const SALT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 /// Django's salt length: 22 characters of a 62-letter alphabet, about 131 bits.
 const SALT_LENGTH: usize = 22;
 const HASH_LENGTH: usize = 32;
+/// Argon2's salt, in bytes (argon2-cffi's default, which Django uses).
+const ARGON2_SALT_LENGTH: usize = 16;
 /// Django's `UNUSABLE_PASSWORD_PREFIX`.
 const UNUSABLE_PREFIX: &str = "!";
+/// PBKDF2 iterations per step when a check is topped up to the reference
+/// time: a fraction of a millisecond each.
+const HARDEN_STEP: NonZeroU32 = NonZeroU32::new(1000).expect("non-zero");
 
 /// A plaintext password. Its `Debug` prints nothing of it.
 pub struct Password(String);
@@ -50,15 +66,6 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// Why a hash cannot be stored as it is.
-#[derive(Debug, PartialEq, Eq)]
-pub enum HashRefusal {
-    /// Not a format this hasher checks.
-    Unknown,
-    /// More iterations than a login can afford.
-    TooCostly { max: u32 },
-}
-
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verification {
@@ -74,117 +81,288 @@ impl Verification {
     }
 }
 
+/// How new hashes are written (`passwords.hasher`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Django's default `PBKDF2PasswordHasher`.
+    Pbkdf2Sha256 { iterations: NonZeroU32 },
+    /// Django's `Argon2PasswordHasher` (Argon2id, version 0x13).
+    Argon2id {
+        memory_kib: u32,
+        time_cost: u32,
+        parallelism: u32,
+    },
+}
+
+impl Scheme {
+    fn argon2_params(self) -> Option<Argon2Params> {
+        match self {
+            Self::Argon2id {
+                memory_kib,
+                time_cost,
+                parallelism,
+            } => Some(Argon2Params {
+                variant: argon2::Algorithm::Argon2id,
+                version: argon2::Version::V0x13,
+                memory_kib,
+                time_cost,
+                parallelism,
+            }),
+            Self::Pbkdf2Sha256 { .. } => None,
+        }
+    }
+}
+
+/// Why a hash cannot be stored as it is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HashRefusal {
+    /// Not a format any Django hasher writes.
+    Unknown,
+    /// More PBKDF2 iterations than a login can afford.
+    TooManyIterations { max: u32 },
+    /// More memory, time or parallelism than a login can afford.
+    TooCostly,
+}
+
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
-    iterations: NonZeroU32,
+    scheme: Scheme,
     /// Stands in for a missing user's hash so an unknown username costs the
     /// same time as a wrong password.
     dummy_hash: String,
+    /// How long a check at the configured parameters takes, in nanoseconds
+    /// (0: not measured yet): what a check of a hash written otherwise is
+    /// topped up to.
+    reference: Arc<AtomicU64>,
 }
 
 impl PasswordHasher {
+    /// PBKDF2-SHA256 with `iterations`.
     pub fn new(iterations: u32) -> Self {
         let iterations = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
-        let dummy_hash = encode(iterations, "latchkeydummysalt00000", &[0; HASH_LENGTH]);
+        Self::with_scheme(Scheme::Pbkdf2Sha256 { iterations })
+    }
+
+    pub fn with_scheme(scheme: Scheme) -> Self {
+        let dummy_hash = match scheme {
+            Scheme::Pbkdf2Sha256 { iterations } => {
+                encode_pbkdf2(iterations, "latchkeydummysalt00000", &[0; HASH_LENGTH])
+            }
+            Scheme::Argon2id { .. } => encode_argon2(
+                scheme.argon2_params().as_ref(),
+                &[0; ARGON2_SALT_LENGTH],
+                &[0; HASH_LENGTH],
+            ),
+        };
         Self {
-            iterations,
+            scheme,
             dummy_hash,
+            reference: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    pub fn iterations(&self) -> u32 {
-        self.iterations.get()
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
 
-    /// Hashes with a fresh random salt and the configured iteration count.
+    /// Hashes with a fresh random salt and the configured parameters.
     pub fn hash(&self, password: &Password) -> String {
-        let salt = random_salt();
-        let mut derived = [0u8; HASH_LENGTH];
-        pbkdf2::derive(
-            pbkdf2::PBKDF2_HMAC_SHA256,
-            self.iterations,
-            salt.as_bytes(),
-            password.as_bytes(),
-            &mut derived,
-        );
-        encode(self.iterations, &salt, &derived)
+        match self.scheme {
+            Scheme::Pbkdf2Sha256 { iterations } => {
+                let salt = random_salt();
+                let mut derived = [0u8; HASH_LENGTH];
+                pbkdf2::derive(
+                    pbkdf2::PBKDF2_HMAC_SHA256,
+                    iterations,
+                    salt.as_bytes(),
+                    password.as_bytes(),
+                    &mut derived,
+                );
+                encode_pbkdf2(iterations, &salt, &derived)
+            }
+            Scheme::Argon2id { .. } => {
+                let mut salt = [0u8; ARGON2_SALT_LENGTH];
+                SystemRandom::new()
+                    .fill(&mut salt)
+                    .expect("the system random source works");
+                let params = self.scheme.argon2_params();
+                let derived = derive_argon2(params.as_ref(), password.as_bytes(), &salt);
+                encode_argon2(params.as_ref(), &salt, &derived)
+            }
+        }
     }
 
-    /// Checks `password` against a stored hash in constant time. Hashes in
-    /// any other format (another algorithm, Django's unusable `!` marker)
-    /// never match. Every check costs at least the configured iteration
-    /// count, whatever the stored hash asks for, so timing does not tell a
-    /// user with an old, cheaper hash from an unknown username.
+    /// Checks `password` against a stored hash, in constant time, whichever
+    /// Django hasher wrote it. Unusable (`!`) and unknown hashes never match
+    /// (an unknown format is logged once). Every check costs at least what
+    /// a check at the configured parameters costs (an unknown user's),
+    /// whatever the stored hash asks for, so timing does not tell a user
+    /// with an older or cheaper hash from an unknown username: a PBKDF2-SHA256
+    /// hash with fewer iterations is topped up with the missing iterations
+    /// (Django's `harden_runtime`); any other with PBKDF2 work until the
+    /// check has taken the configured check's measured time.
     pub fn verify(&self, password: &Password, stored: &str) -> Verification {
         self.verify_counting(password, stored, &mut 0)
     }
 
     /// [`Self::verify`], adding the PBKDF2 iterations it ran to `spent`.
     fn verify_counting(&self, password: &Password, stored: &str, spent: &mut u64) -> Verification {
-        let Some((iterations, salt, expected)) = decode(stored) else {
-            self.harden(password, 0, spent);
-            return Verification::Mismatch;
+        let started = Instant::now();
+        let read = stored::read(stored);
+        let matches = match &read {
+            Ok(hash) => hash.matches(password.as_bytes()),
+            Err(unreadable) => {
+                if !stored.starts_with(UNUSABLE_PREFIX) {
+                    note_unreadable(unreadable);
+                }
+                false
+            }
         };
-        let matches = pbkdf2::verify(
-            pbkdf2::PBKDF2_HMAC_SHA256,
-            iterations,
-            salt.as_bytes(),
-            password.as_bytes(),
-            &expected,
-        )
-        .is_ok();
-        *spent += u64::from(iterations.get());
-        self.harden(password, iterations.get(), spent);
-        match (matches, iterations == self.iterations) {
-            (false, _) => Verification::Mismatch,
-            (true, true) => Verification::Match,
-            (true, false) => Verification::MatchNeedsUpgrade(self.hash(password)),
+        match &read {
+            // Unusable or unknown: nothing was checked; the configured
+            // check's work is done instead.
+            Err(_) => self.spend_configured(password, spent),
+            Ok(Stored::Pbkdf2 {
+                digest: Pbkdf2Digest::Sha256,
+                iterations,
+                ..
+            }) if matches!(self.scheme, Scheme::Pbkdf2Sha256 { .. }) => {
+                *spent += u64::from(iterations.get());
+                self.harden_iterations(password, iterations.get(), spent);
+            }
+            Ok(hash) if self.is_current(hash) => self.observe(started.elapsed()),
+            Ok(_) => self.harden_to(started, password, spent),
+        }
+        match read {
+            Ok(hash) if matches && self.is_current(&hash) => Verification::Match,
+            Ok(hash) if matches => {
+                tracing::debug!(
+                    from = hash.algorithm(),
+                    "the password matched a hash of another hasher or parameters: rehashing it"
+                );
+                Verification::MatchNeedsUpgrade(self.hash(password))
+            }
+            _ => Verification::Mismatch,
+        }
+    }
+
+    /// Whether a hash is as the configured scheme writes it now (Django's
+    /// `must_update` is false).
+    fn is_current(&self, hash: &Stored) -> bool {
+        match (self.scheme, hash) {
+            (
+                Scheme::Pbkdf2Sha256 { iterations },
+                Stored::Pbkdf2 {
+                    digest: Pbkdf2Digest::Sha256,
+                    iterations: stored,
+                    ..
+                },
+            ) => iterations == *stored,
+            (Scheme::Argon2id { .. }, Stored::Argon2 { params, .. }) => {
+                self.scheme.argon2_params().as_ref() == Some(params)
+            }
+            _ => false,
+        }
+    }
+
+    /// The work of one check at the configured parameters, on a throwaway
+    /// salt.
+    fn spend_configured(&self, password: &Password, spent: &mut u64) {
+        match self.scheme {
+            Scheme::Pbkdf2Sha256 { .. } => self.harden_iterations(password, 0, spent),
+            Scheme::Argon2id { .. } => {
+                let started = Instant::now();
+                let params = self.scheme.argon2_params();
+                derive_argon2(
+                    params.as_ref(),
+                    password.as_bytes(),
+                    b"latchkeyhardensalt0000",
+                );
+                self.observe(started.elapsed());
+            }
         }
     }
 
     /// Runs the iterations a check of `done` iterations fell short of the
     /// configured count (Django's `harden_runtime`), on a throwaway salt.
-    fn harden(&self, password: &Password, done: u32, spent: &mut u64) {
-        let Some(missing) = self
-            .iterations
-            .get()
-            .checked_sub(done)
-            .and_then(NonZeroU32::new)
-        else {
+    fn harden_iterations(&self, password: &Password, done: u32, spent: &mut u64) {
+        let Scheme::Pbkdf2Sha256 { iterations } = self.scheme else {
             return;
         };
-        let mut derived = [0u8; HASH_LENGTH];
-        pbkdf2::derive(
-            pbkdf2::PBKDF2_HMAC_SHA256,
-            missing,
-            b"latchkeyhardensalt0000",
-            password.as_bytes(),
-            &mut derived,
-        );
+        let started = Instant::now();
+        let Some(missing) = iterations.get().checked_sub(done).and_then(NonZeroU32::new) else {
+            return;
+        };
+        run_pbkdf2(password, missing);
         *spent += u64::from(missing.get());
+        if done == 0 {
+            self.observe(started.elapsed());
+        }
+    }
+
+    /// Adds PBKDF2 work until the check begun at `started` has taken as long
+    /// as a check at the configured parameters.
+    fn harden_to(&self, started: Instant, password: &Password, spent: &mut u64) {
+        let mut reference = self.reference.load(Ordering::Relaxed);
+        if reference == 0 {
+            // Measured once, by doing it.
+            let measuring = Instant::now();
+            self.spend_configured(password, spent);
+            reference = duration_nanos(measuring.elapsed());
+            self.reference.store(reference, Ordering::Relaxed);
+        }
+        let target = Duration::from_nanos(reference);
+        while started.elapsed() < target {
+            run_pbkdf2(password, HARDEN_STEP);
+            *spent += u64::from(HARDEN_STEP.get());
+        }
+    }
+
+    /// Folds a check at the configured parameters into the reference time.
+    fn observe(&self, took: Duration) {
+        let took = duration_nanos(took);
+        let before = self.reference.load(Ordering::Relaxed);
+        let after = if before == 0 {
+            took
+        } else {
+            (before.saturating_mul(7).saturating_add(took)) / 8
+        };
+        self.reference.store(after.max(1), Ordering::Relaxed);
     }
 
     /// Whether `stored` may be stored as a user's hash as it is (an import):
     /// Django's marker of an unusable password (`!`, which never matches),
-    /// or a hash this hasher can check whose iterations a login can afford
-    /// (at most [`Self::max_imported_iterations`]: every login of that user
-    /// would hold a hashing slot that long, and a few would take them all).
+    /// or a hash of one of Django's hashers whose cost a login can afford
+    /// (PBKDF2: at most [`Self::max_imported_iterations`]; every login of
+    /// that user would hold a hashing slot that long, and a few would take
+    /// them all).
     pub fn accepts(&self, stored: &str) -> Result<(), HashRefusal> {
         if stored.starts_with(UNUSABLE_PREFIX) {
             return Ok(());
         }
-        let (iterations, _, _) = decode(stored).ok_or(HashRefusal::Unknown)?;
-        let max = self.max_imported_iterations();
-        if iterations.get() > max {
-            return Err(HashRefusal::TooCostly { max });
+        match stored::read(stored) {
+            Err(Unreadable::Unknown(_)) => Err(HashRefusal::Unknown),
+            Err(Unreadable::TooCostly) => Err(HashRefusal::TooCostly),
+            Ok(Stored::Pbkdf2 { iterations, .. })
+                if iterations.get() > self.max_imported_iterations() =>
+            {
+                Err(HashRefusal::TooManyIterations {
+                    max: self.max_imported_iterations(),
+                })
+            }
+            Ok(_) => Ok(()),
         }
-        Ok(())
     }
 
-    /// Twice the configured iterations, and at least 2,000,000 (twice
+    /// Twice the configured PBKDF2 iterations, and at least 2,000,000 (twice
     /// Django 5.2's count).
     pub fn max_imported_iterations(&self) -> u32 {
-        self.iterations.get().saturating_mul(2).max(2_000_000)
+        match self.scheme {
+            Scheme::Pbkdf2Sha256 { iterations } => {
+                iterations.get().saturating_mul(2).max(2_000_000)
+            }
+            Scheme::Argon2id { .. } => 2_000_000,
+        }
     }
 
     /// A password hash no password matches, in Django's form (`!` and 40
@@ -201,25 +379,69 @@ impl PasswordHasher {
     }
 }
 
-fn encode(iterations: NonZeroU32, salt: &str, derived: &[u8]) -> String {
+fn duration_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// PBKDF2-SHA256 work on a throwaway salt, for its time.
+fn run_pbkdf2(password: &Password, iterations: NonZeroU32) {
+    let mut derived = [0u8; HASH_LENGTH];
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        b"latchkeyhardensalt0000",
+        password.as_bytes(),
+        &mut derived,
+    );
+}
+
+fn derive_argon2(params: Option<&Argon2Params>, password: &[u8], salt: &[u8]) -> [u8; HASH_LENGTH] {
+    let mut derived = [0u8; HASH_LENGTH];
+    if let Some(params) = params
+        && let Some(argon2_params) = stored::argon2_params(params, HASH_LENGTH)
+    {
+        let hasher = argon2::Argon2::new(params.variant, params.version, argon2_params);
+        // Only a salt shorter than 8 bytes or a password over 4 GiB fail.
+        let _ = hasher.hash_password_into(password, salt, &mut derived);
+    }
+    derived
+}
+
+/// Logs each unknown hash format once: a table imported from elsewhere may
+/// hold many, and each login of theirs would otherwise log.
+fn note_unreadable(unreadable: &Unreadable) {
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let name = match unreadable {
+        Unreadable::Unknown(name) => name.as_str(),
+        Unreadable::TooCostly => "(too costly)",
+    };
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = seen.get_or_insert_with(HashSet::new);
+    if seen.len() < 64 && seen.insert(name.to_owned()) {
+        tracing::warn!(
+            format = name,
+            "a stored password hash is in a format no Django hasher writes (or asks too much): it never matches"
+        );
+    }
+}
+
+fn encode_pbkdf2(iterations: NonZeroU32, salt: &str, derived: &[u8]) -> String {
     format!(
-        "{ALGORITHM}${iterations}${salt}${}",
+        "pbkdf2_sha256${iterations}${salt}${}",
         STANDARD.encode(derived)
     )
 }
 
-fn decode(stored: &str) -> Option<(NonZeroU32, &str, Vec<u8>)> {
-    let mut parts = stored.split('$');
-    let (algorithm, iterations, salt, hash) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if algorithm != ALGORITHM || parts.next().is_some() || salt.is_empty() {
-        return None;
-    }
-    let iterations = iterations.parse::<NonZeroU32>().ok()?;
-    let expected = STANDARD.decode(hash).ok()?;
-    // Django's PBKDF2-SHA256 hashes are the digest's 32 bytes: a shorter
-    // one would compare only its few bytes, and match a guess too easily.
-    (expected.len() == HASH_LENGTH).then_some((iterations, salt, expected))
+/// Django's `argon2$` followed by argon2's own encoding.
+fn encode_argon2(params: Option<&Argon2Params>, salt: &[u8], derived: &[u8]) -> String {
+    let (m, t, p) = params.map_or((0, 0, 0), |params| {
+        (params.memory_kib, params.time_cost, params.parallelism)
+    });
+    format!(
+        "argon2$argon2id$v=19$m={m},t={t},p={p}${}${}",
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(derived)
+    )
 }
 
 fn random_salt() -> String {
@@ -285,7 +507,7 @@ mod tests {
         }
         assert_eq!(
             hasher.accepts(&format!("pbkdf2_sha256$2000001$salt${digest}")),
-            Err(HashRefusal::TooCostly { max: 2_000_000 })
+            Err(HashRefusal::TooManyIterations { max: 2_000_000 })
         );
         assert_eq!(
             hasher.accepts(&format!("pbkdf2_sha256$2000000$salt${digest}")),
@@ -332,7 +554,7 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&expected[i..i + 2], 16).expect("hex"))
             .collect();
-        let stored = encode(NonZeroU32::MIN, "salt", &bytes);
+        let stored = encode_pbkdf2(NonZeroU32::MIN, "salt", &bytes);
         let hasher = PasswordHasher::new(1);
         assert_eq!(
             hasher.verify(&password("passwd"), &stored),
@@ -405,6 +627,76 @@ mod tests {
         assert_eq!(spent("wrong", &dear), (false, 3000));
         // The match itself is unaffected by the extra work.
         assert!(spent("s3cret", &cheap).0);
+    }
+
+    #[test]
+    fn other_hashers_match_and_are_rehashed_into_the_configured_scheme() {
+        let pbkdf2 = PasswordHasher::new(1000);
+        let bcrypt = "bcrypt$$2b$04$/pwPashT6MNqA9Q6MaHm2ODkRGrDHwAx8Zd/9gbph6qALiVaF57We";
+        let Verification::MatchNeedsUpgrade(rehashed) =
+            pbkdf2.verify(&password("pässwörd 1"), bcrypt)
+        else {
+            panic!("a bcrypt hash matches and asks for a rehash");
+        };
+        assert!(rehashed.starts_with("pbkdf2_sha256$1000$"), "{rehashed}");
+        assert_eq!(
+            pbkdf2.verify(&password("pässwörd 1"), &rehashed),
+            Verification::Match
+        );
+        assert_eq!(
+            pbkdf2.verify(&password("wrong"), bcrypt),
+            Verification::Mismatch
+        );
+
+        let scheme = Scheme::Argon2id {
+            memory_kib: 1024,
+            time_cost: 1,
+            parallelism: 1,
+        };
+        let argon2 = PasswordHasher::with_scheme(scheme);
+        let made = argon2.hash(&password("pw"));
+        assert!(
+            made.starts_with("argon2$argon2id$v=19$m=1024,t=1,p=1$"),
+            "{made}"
+        );
+        assert_eq!(argon2.verify(&password("pw"), &made), Verification::Match);
+        assert_eq!(
+            argon2.verify(&password("px"), &made),
+            Verification::Mismatch
+        );
+        // Other parameters, or another hasher: rehashed with these.
+        let heavier = PasswordHasher::with_scheme(Scheme::Argon2id {
+            memory_kib: 2048,
+            time_cost: 1,
+            parallelism: 1,
+        });
+        let Verification::MatchNeedsUpgrade(upgraded) = heavier.verify(&password("pw"), &made)
+        else {
+            panic!("other argon2 parameters ask for a rehash");
+        };
+        assert!(upgraded.starts_with("argon2$argon2id$v=19$m=2048,t=1,p=1$"));
+        let from_pbkdf2 = argon2.verify(&password("pw"), &pbkdf2.hash(&password("pw")));
+        assert!(
+            matches!(from_pbkdf2, Verification::MatchNeedsUpgrade(h) if h.starts_with("argon2$"))
+        );
+        // An unknown user costs an argon2 check; the dummy never matches.
+        argon2.burn(&password("pw"));
+    }
+
+    #[test]
+    fn a_cheaper_hash_of_another_hasher_is_topped_up_with_configured_work() {
+        let hasher = PasswordHasher::new(100_000);
+        let md5 = "md5$$ce74b892da441b00f4b61523872bc6b4";
+        // The first check also measures what a configured check takes.
+        let mut first = 0;
+        let _ = hasher.verify_counting(&password("wrong"), md5, &mut first);
+        assert!(first >= 100_000, "{first}");
+        // Later ones run PBKDF2 until they have taken that long: an MD5 alone
+        // takes microseconds, so most of a configured check's work is added.
+        let mut later = 0;
+        let outcome = hasher.verify_counting(&password("pässwörd 1"), md5, &mut later);
+        assert!(matches!(outcome, Verification::MatchNeedsUpgrade(_)));
+        assert!(later >= 10_000, "{later}");
     }
 
     #[test]

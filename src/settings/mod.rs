@@ -21,7 +21,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
 use crate::db::DatabaseUrl;
-use crate::passwords::PasswordRules;
+use crate::passwords::{PasswordHasher, PasswordRules, Scheme};
 pub use clients::{AdminSettings, ClientSettings, IntrospectionSettings};
 pub use database::DatabaseSettings;
 pub use jwt::{JwtSettings, KeySettings, MAX_KID_BYTES};
@@ -61,7 +61,12 @@ pub struct SignupSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct PasswordSettings {
+    /// `pbkdf2_sha256` or `argon2`: how new hashes are written.
+    pub hasher: String,
     pub iterations: u32,
+    pub argon2_memory_kib: u32,
+    pub argon2_time_cost: u32,
+    pub argon2_parallelism: u32,
     pub min_length: usize,
     pub refuse_numeric: bool,
     pub max_similarity: f64,
@@ -69,6 +74,24 @@ pub struct PasswordSettings {
 }
 
 impl PasswordSettings {
+    /// The hasher new passwords are hashed with, which also checks every
+    /// Django format.
+    pub fn hasher(&self) -> PasswordHasher {
+        let scheme = if self.hasher == "argon2" {
+            Scheme::Argon2id {
+                memory_kib: self.argon2_memory_kib,
+                time_cost: self.argon2_time_cost,
+                parallelism: self.argon2_parallelism,
+            }
+        } else {
+            Scheme::Pbkdf2Sha256 {
+                iterations: std::num::NonZeroU32::new(self.iterations)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            }
+        };
+        PasswordHasher::with_scheme(scheme)
+    }
+
     /// The rules a new password is checked by.
     pub fn rules(&self) -> PasswordRules {
         PasswordRules {
@@ -80,8 +103,23 @@ impl PasswordSettings {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.hasher != "pbkdf2_sha256" && self.hasher != "argon2" {
+            return Err(format!(
+                "passwords.hasher is {:?}; choose \"pbkdf2_sha256\" or \"argon2\"",
+                self.hasher
+            ));
+        }
         if self.iterations == 0 {
             return Err("passwords.iterations must be at least 1".to_owned());
+        }
+        // Argon2's own bounds, and what a stored hash may ask of a check.
+        if !(1..=64).contains(&self.argon2_parallelism)
+            || self.argon2_time_cost == 0
+            || self.argon2_time_cost > 64
+            || self.argon2_memory_kib < 8 * self.argon2_parallelism
+            || self.argon2_memory_kib > 1024 * 1024
+        {
+            return Err("passwords.argon2_*: parallelism 1..64, time cost 1..64, memory from 8 KiB per lane up to 1048576 KiB".to_owned());
         }
         // Django refuses a similarity below 0.1 as meaningless.
         if self.max_similarity != 0.0 && !(0.1..=1.0).contains(&self.max_similarity) {

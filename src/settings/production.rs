@@ -3,6 +3,8 @@
 
 use super::Settings;
 
+/// Production's floor for Argon2id's memory, in KiB (OWASP's 19 MiB).
+const MIN_PRODUCTION_ARGON2_MEMORY_KIB: u32 = 19 * 1024;
 /// Production's floor for PBKDF2-HMAC-SHA256 iterations (OWASP, 2023).
 pub const MIN_PRODUCTION_ITERATIONS: u32 = 600_000;
 /// Production's ceiling for `jwt.leeway_seconds`.
@@ -51,7 +53,18 @@ impl Settings {
     /// development logs them at start. Each names the setting and the fix.
     pub fn weaknesses(&self) -> Vec<String> {
         let mut found = Vec::new();
-        if self.passwords.iterations < MIN_PRODUCTION_ITERATIONS {
+        if self.passwords.hasher == "argon2"
+            && (self.passwords.argon2_memory_kib < MIN_PRODUCTION_ARGON2_MEMORY_KIB
+                || self.passwords.argon2_time_cost < 2)
+        {
+            found.push(format!(
+                "passwords.argon2_memory_kib is {} and argon2_time_cost {}; Argon2id needs at least {MIN_PRODUCTION_ARGON2_MEMORY_KIB} KiB and 2 passes (OWASP), Django's defaults are 102400 and 2",
+                self.passwords.argon2_memory_kib, self.passwords.argon2_time_cost
+            ));
+        }
+        if self.passwords.hasher == "pbkdf2_sha256"
+            && self.passwords.iterations < MIN_PRODUCTION_ITERATIONS
+        {
             found.push(format!(
                 "passwords.iterations is {}; PBKDF2-SHA256 needs at least {MIN_PRODUCTION_ITERATIONS} (OWASP 2023), latchkey's default is 1000000",
                 self.passwords.iterations

@@ -33,6 +33,7 @@ const FIELD_ORDER: [&str; 12] = [
 ];
 
 const USERNAME_TAKEN: &str = "A user with that username already exists.";
+const UNKNOWN_HASH: &str = "Unknown password hashing algorithm or format: give the hash as one of Django's hashers stores it (pbkdf2_sha256$..., argon2$..., bcrypt_sha256$$..., scrypt$..., ...), or ! for an unusable password.";
 
 /// How a user's password is given: in plain text (checked against the
 /// password rules, then hashed) or as a hash in Django's format, as another
@@ -299,23 +300,18 @@ impl Users {
     ) -> Result<Option<String>, UserError> {
         match password {
             PasswordInput::Hash(hash) => {
-                match self.hasher.accepts(&hash) {
-                    Ok(()) => Ok(Some(hash)),
-                    Err(HashRefusal::Unknown) => {
-                        problems.add(
-                        "password_hash",
-                        "Unknown password hashing algorithm or format: give the hash as Django stores it (pbkdf2_sha256$<iterations>$<salt>$<hash>, or ! for an unusable password).",
-                    );
-                        Ok(None)
+                let refusal = match self.hasher.accepts(&hash) {
+                    Ok(()) => return Ok(Some(hash)),
+                    Err(HashRefusal::Unknown) => UNKNOWN_HASH.to_owned(),
+                    Err(HashRefusal::TooManyIterations { max }) => format!(
+                        "This hash has more iterations than a login can afford; at most {max}."
+                    ),
+                    Err(HashRefusal::TooCostly) => {
+                        "This hash asks more memory or time than a login can afford.".to_owned()
                     }
-                    Err(HashRefusal::TooCostly { max }) => {
-                        problems.add(
-                        "password_hash",
-                        format!("This hash has more iterations than a login can afford; at most {max}."),
-                    );
-                        Ok(None)
-                    }
-                }
+                };
+                problems.add("password_hash", refusal);
+                Ok(None)
             }
             PasswordInput::Plain(password) => match self.checked_hash(password, words, true).await?
             {

@@ -217,8 +217,8 @@ async fn create_answers_every_field_error_as_drf_words_it() {
             json!({"non_field_errors": ["Give either password or password_hash, not both."]}),
         ),
         (
-            json!({"username": "grace", "password_hash": "md5$$5f4dcc3b5aa765d61d8327deb882cf99"}),
-            json!({"password_hash": ["Unknown password hashing algorithm or format: give the hash as Django stores it (pbkdf2_sha256$<iterations>$<salt>$<hash>, or ! for an unusable password)."]}),
+            json!({"username": "grace", "password_hash": "sha1$salt$5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8"}),
+            json!({"password_hash": ["Unknown password hashing algorithm or format: give the hash as one of Django's hashers stores it (pbkdf2_sha256$..., argon2$..., bcrypt_sha256$$..., scrypt$..., ...), or ! for an unusable password."]}),
         ),
         (
             json!({"username": "grace", "email": "not-an-address"}),
@@ -741,7 +741,7 @@ async fn imported_hashes_must_be_checkable_and_affordable() {
     for (hash, message) in [
         (
             "pbkdf2_sha256$1000$salt$AA==".to_owned(),
-            "Unknown password hashing algorithm or format: give the hash as Django stores it (pbkdf2_sha256$<iterations>$<salt>$<hash>, or ! for an unusable password).",
+            "Unknown password hashing algorithm or format: give the hash as one of Django's hashers stores it (pbkdf2_sha256$..., argon2$..., bcrypt_sha256$$..., scrypt$..., ...), or ! for an unusable password.",
         ),
         (
             format!("pbkdf2_sha256$4000000000$salt${digest}"),

@@ -106,7 +106,10 @@ impl TestApp {
         let state = self.state.clone();
         let (name, plain) = (username.to_owned(), password.to_owned());
         let user = tokio::task::spawn_blocking(move || {
-            let hash = PasswordHasher::new(state.settings.passwords.iterations)
+            let hash = state
+                .settings
+                .passwords
+                .hasher()
                 .hash(&Password::new(plain));
             let mut conn = state.db.pool().get().expect("connection");
             users::create(
@@ -173,7 +176,11 @@ impl TestApp {
     /// Changes the user's password, as `latchkey users set-password` does:
     /// every session of theirs ends.
     pub async fn set_password(&self, username: &str, password: &str) {
-        let hash = PasswordHasher::new(self.state.settings.passwords.iterations)
+        let hash = self
+            .state
+            .settings
+            .passwords
+            .hasher()
             .hash(&Password::new(password.to_owned()));
         let name = username.to_owned();
         let existed = self
