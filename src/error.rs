@@ -132,6 +132,18 @@ impl From<diesel::result::Error> for ApiError {
             {
                 Self::Unavailable(format!("database error: {error}"))
             }
+            // PostgreSQL chose this transaction as a deadlock's victim, or
+            // could not serialize it: nothing was written, and the same
+            // request may simply be tried again.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::SerializationFailure,
+                _,
+            ) => Self::Unavailable(format!("database error: {error}")),
+            diesel::result::Error::DatabaseError(_, info)
+                if info.message().starts_with("deadlock detected") =>
+            {
+                Self::Unavailable(format!("database error: {error}"))
+            }
             _ => Self::Internal(format!("database error: {error}")),
         }
     }
@@ -272,5 +284,39 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         response.json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_transaction_the_database_gave_up_on_may_be_retried_and_is_no_500() {
+        for retriable in [
+            database_error(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize access",
+            ),
+            database_error(DatabaseErrorKind::Unknown, "deadlock detected"),
+            database_error(DatabaseErrorKind::Unknown, crate::db::DATABASE_LOCKED),
+        ] {
+            let answer = ApiError::from(retriable);
+            assert_eq!(answer.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(
+                answer
+                    .error_response()
+                    .headers()
+                    .contains_key(header::RETRY_AFTER)
+            );
+        }
+        let broken = ApiError::from(database_error(DatabaseErrorKind::Unknown, "syntax error"));
+        assert_eq!(broken.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

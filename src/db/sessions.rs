@@ -121,7 +121,9 @@ pub fn end(
     Ok(revoked == 1)
 }
 
-/// Ends every live session of a user but `keep`; returns their ids. One `UPDATE`
+/// Ends every session of a user not ended yet but `keep`, those past their
+/// absolute end included (an access token issued just before that end
+/// outlives it); returns their ids. One `UPDATE`
 /// takes every session's row lock before the change feed's table lock is
 /// taken to publish them: taking them one by one, interleaved with the feed's
 /// lock, deadlocks on PostgreSQL against a logout of one of those sessions
@@ -137,7 +139,6 @@ pub fn end_all_for_user(
         token_families::table
             .filter(token_families::user_id.eq(user_id))
             .filter(token_families::revoked_at.is_null())
-            .filter(token_families::expires_at.gt(now))
             .filter(token_families::id.ne(keep.unwrap_or_default()))
     };
     let ids: Vec<String> = live().select(token_families::id).load(conn)?;

@@ -261,21 +261,14 @@ pub fn record_login(
     last_login: Option<NaiveDateTime>,
     upgraded_hash: Option<&str>,
 ) -> QueryResult<bool> {
-    type Condition = Box<
-        dyn BoxableExpression<
-                users::table,
-                <DbConnection as diesel::Connection>::Backend,
-                SqlType = diesel::sql_types::Bool,
-            >,
-    >;
-    let same_mark: Condition = match basis.tokens_valid_after {
-        Some(mark) => Box::new(users::tokens_valid_after.eq(mark).assume_not_null()),
-        None => Box::new(users::tokens_valid_after.is_null()),
-    };
     let target = users::table
         .find(basis.user_id)
         .filter(users::is_active.eq(true))
-        .filter(users::password.eq(&basis.verified_hash).or(same_mark));
+        .filter(
+            users::password
+                .eq(&basis.verified_hash)
+                .or(same_mark(basis.tokens_valid_after)),
+        );
     // The first write takes the row lock and proves the condition; with no
     // last_login to record, the name is written over itself.
     let claimed = match last_login {
@@ -299,6 +292,22 @@ pub fn record_login(
         .execute(conn)?;
     }
     Ok(true)
+}
+
+type Condition = Box<
+    dyn BoxableExpression<
+            users::table,
+            <DbConnection as diesel::Connection>::Backend,
+            SqlType = diesel::sql_types::Bool,
+        >,
+>;
+
+/// The user's mark is still `mark`: nothing ended their sessions since.
+fn same_mark(mark: Option<NaiveDateTime>) -> Condition {
+    match mark {
+        Some(mark) => Box::new(users::tokens_valid_after.eq(mark).assume_not_null()),
+        None => Box::new(users::tokens_valid_after.is_null()),
+    }
 }
 
 /// Whether a user's mark (`tokens_valid_after`) voids a token issued at
@@ -375,11 +384,11 @@ fn find_id(conn: &mut DbConnection, key: UserKey) -> QueryResult<Option<i64>> {
 /// writing a column over itself; SQLite's write transaction already holds
 /// the database lock. Whatever writes a session or changes what may hold one
 /// takes it first, so those writes are ordered per user.
-pub(crate) fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+pub(crate) fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
     diesel::update(users::table.find(id))
         .set(users::username.eq(users::username))
         .execute(conn)
-        .map(drop)
+        .map(|locked| locked == 1)
 }
 
 /// Returns whether a user of that name existed.
@@ -414,10 +423,13 @@ pub fn set_active(conn: &mut DbConnection, username: &str, active: bool) -> Quer
 pub fn delete(conn: &mut DbConnection, key: UserKey) -> QueryResult<Option<UserChange>> {
     use super::schema::refresh_tokens;
     write_transaction(conn, |conn| {
+        // Deleted meanwhile: nothing to lock.
         let Some(id) = find_id(conn, key)? else {
             return Ok(None);
         };
-        lock(conn, id)?;
+        if !lock(conn, id)? {
+            return Ok(None);
+        }
         // The refresh tokens go before the sessions end: a rotation or a
         // logout holds a refresh token's row and then waits for its
         // session's, so ending the sessions first and reaching the tokens
@@ -554,11 +566,14 @@ pub fn change_password(
     keep: Option<&str>,
 ) -> QueryResult<Option<UserChange>> {
     write_transaction(conn, |conn| {
+        // The password checked, and nothing that ends sessions since (the
+        // mark is unchanged): else the kept session may have ended meanwhile.
         let claimed = diesel::update(
             users::table
                 .find(basis.user_id)
                 .filter(users::is_active.eq(true))
-                .filter(users::password.eq(&basis.verified_hash)),
+                .filter(users::password.eq(&basis.verified_hash))
+                .filter(same_mark(basis.tokens_valid_after)),
         )
         .set(users::password.eq(new_hash))
         .execute(conn)?;
@@ -612,7 +627,10 @@ fn change_user<T, E: From<diesel::result::Error>>(
         let Some(id) = find_id(conn, key)? else {
             return Ok(None);
         };
-        lock(conn, id)?;
+        // Deleted since it was found (a concurrent delete committed).
+        if !lock(conn, id)? {
+            return Ok(None);
+        }
         // Read after the lock: changes to one user take later instants in
         // the order they commit, so the mark never moves back.
         let now = chrono::Utc::now().naive_utc();

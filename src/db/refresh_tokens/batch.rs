@@ -197,13 +197,19 @@ fn write_batches(pool: &Pool, pending: &Mutex<Receiver<(Rotation, Reply)>>) {
                     let _ = reply.send(Ok(rotated));
                 }
             }
-            Err(error) => {
-                tracing::error!(%error, batch = rotations.len(), "rotation batch failed");
+            // The database is out of reach: so is every rotation.
+            Err(DbError::Unavailable(error)) => {
                 for reply in replies {
-                    let _ = reply.send(Err(match &error {
-                        DbError::Unavailable(e) => DbError::Unavailable(e.clone()),
-                        other => DbError::Task(other.to_string()),
-                    }));
+                    let _ = reply.send(Err(DbError::Unavailable(error.clone())));
+                }
+            }
+            // The statement wrote nothing (it was chosen as a deadlock's
+            // victim, say): each rotation is settled on its own instead, so
+            // one user's clash never fails the others in the batch.
+            Err(error) => {
+                tracing::warn!(%error, batch = rotations.len(), "rotation batch failed; settling each alone");
+                for reply in replies {
+                    let _ = reply.send(Ok(None));
                 }
             }
         }
