@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use latchkey::commands::import_django::{self, DjangoSource};
 use latchkey::commands::{self, groups, users};
+use latchkey::db::import::DjangoTables;
 use latchkey::settings::Settings;
 use latchkey::telemetry;
 
@@ -131,6 +133,32 @@ enum UsersCommand {
     Delete { name: String },
     /// List users.
     List,
+    /// Import a Django project's users and groups as they are: ids,
+    /// usernames, password hashes, flags, names, dates and memberships.
+    /// Idempotent: a second run updates what changed and creates what is new.
+    ImportDjango {
+        /// The Django database: postgres://... or the path of its SQLite file.
+        #[arg(
+            long = "from",
+            conflicts_with = "dumpdata",
+            required_unless_present = "dumpdata"
+        )]
+        from: Option<String>,
+        /// Or the JSON of `manage.py dumpdata auth.user auth.group`.
+        #[arg(long)]
+        dumpdata: Option<std::path::PathBuf>,
+        /// The users table, for a custom user model that keeps Django's columns.
+        #[arg(long, default_value = "auth_user")]
+        user_table: String,
+        #[arg(long, default_value = "auth_group")]
+        group_table: String,
+        /// The table of who is in which group (user_id, group_id).
+        #[arg(long, default_value = "auth_user_groups")]
+        membership_table: String,
+        /// Say what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -192,6 +220,28 @@ fn main() -> ExitCode {
             UsersCommand::Activate { name } => users::set_active(&settings, &name, true),
             UsersCommand::Delete { name } => users::delete_user(&settings, &name),
             UsersCommand::List => users::list_users(&settings),
+            UsersCommand::ImportDjango {
+                from,
+                dumpdata,
+                user_table,
+                group_table,
+                membership_table,
+                dry_run,
+            } => match (from, dumpdata) {
+                (Some(url), _) => {
+                    let tables = DjangoTables {
+                        users: user_table,
+                        groups: group_table,
+                        memberships: membership_table,
+                    };
+                    let source = DjangoSource::Database { url, tables };
+                    import_django::import_django(&settings, source, dry_run)
+                }
+                (None, Some(path)) => {
+                    import_django::import_django(&settings, DjangoSource::Dump(path), dry_run)
+                }
+                (None, None) => Err(anyhow::anyhow!("give --from or --dumpdata")),
+            },
         },
         Command::Groups(command) => match command {
             GroupsCommand::List => groups::list(&settings),

@@ -1,8 +1,10 @@
 //! What each CLI command does. They run synchronously against the database:
 //! no server, no async runtime, except `serve`. User commands are in
-//! [`users`], group commands in [`groups`].
+//! [`users`] (importing from Django in [`import_django`]), group commands in
+//! [`groups`].
 
 pub mod groups;
+pub mod import_django;
 pub mod users;
 
 use chrono::Utc;

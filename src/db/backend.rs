@@ -298,6 +298,20 @@ pub(super) fn order_feed_writes(conn: &mut DbConnection) -> QueryResult<()> {
     Ok(())
 }
 
+/// Moves PostgreSQL's user id sequence past the largest id, after users were
+/// written with ids of their own (an import), so users created afterwards
+/// never collide with them. SQLite takes the largest id plus one anyway.
+pub(super) fn advance_user_ids(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
+             GREATEST((SELECT MAX(id) FROM users), 1))",
+        )
+        .execute(pg)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{build_pool, write_transaction};

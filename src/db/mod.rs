@@ -10,6 +10,7 @@ pub mod backend;
 mod cleanup;
 pub mod events;
 pub mod groups;
+pub mod import;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;

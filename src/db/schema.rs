@@ -16,6 +16,7 @@ diesel::table! {
         is_superuser -> Bool,
         claims -> Text,
         kept_session_id -> Nullable<Text>,
+        imported_password -> Nullable<Text>,
     }
 }
 

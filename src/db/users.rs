@@ -30,6 +30,8 @@ pub struct User {
     /// The session a password change of the user's own kept: its tokens
     /// issued before the mark stand (see [`voids`]).
     pub kept_session_id: Option<String>,
+    /// The hash as the last import from Django found it (see `super::import`).
+    pub imported_password: Option<String>,
 }
 
 // The password hash stays out of logs.
@@ -617,7 +619,7 @@ impl From<diesel::result::Error> for Abort {
 /// which locks the user's row before it reads their sessions, so a login
 /// that was writing a new session is either seen (and revoked) or refused
 /// (see [`record_login`]). `None`: no such user.
-fn change_user<T, E: From<diesel::result::Error>>(
+pub(super) fn change_user<T, E: From<diesel::result::Error>>(
     conn: &mut DbConnection,
     key: UserKey,
     revoke: Option<Reason>,

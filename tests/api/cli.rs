@@ -1,40 +1,10 @@
 //! The `latchkey` command, run as a user would run it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestDatabase, spawn_app};
-
-fn latchkey(database_url: &str, args: &[&str], stdin: &str) -> Output {
-    latchkey_with(database_url, &[], args, stdin)
-}
-
-/// [`latchkey`] with more settings from the environment.
-fn latchkey_with(database_url: &str, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("LATCHKEY_DATABASE__URL", database_url)
-        .env("LATCHKEY_PASSWORDS__ITERATIONS", "1000")
-        .env("LATCHKEY_LOG__FILTER", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("latchkey runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    child.wait_with_output().expect("latchkey exits")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::helpers::{TestDatabase, latchkey, latchkey_with, spawn_app, text};
 
 #[tokio::test]
 async fn users_are_managed_from_the_command_line() {

@@ -6,6 +6,7 @@ mod admin_users;
 mod bearer;
 mod blacklist;
 mod cli;
+mod django;
 mod health;
 mod helpers;
 mod instances;

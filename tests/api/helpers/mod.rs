@@ -3,12 +3,16 @@
 //! third-party tools that check them (PyJWT, openssl), and a database per
 //! test. Test files import from here only, never from each other.
 
+mod cli;
 mod database;
 mod forge;
 mod harness;
 mod keys;
+mod python;
 
+pub use cli::*;
 pub use database::TestDatabase;
 pub use forge::*;
 pub use harness::*;
 pub use keys::*;
+pub use python::python;

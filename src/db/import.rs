@@ -1,0 +1,539 @@
+//! Users and groups brought over from Django: reading a Django database's
+//! `auth_user`, `auth_group` and `auth_user_groups` (or a custom user model's
+//! tables with Django's columns), and writing them here by id, idempotently.
+//! A re-import updates what changed in Django and creates what is new; a
+//! password is taken again only if Django's hash changed since the last
+//! import (`users.imported_password`), never because a login here rehashed
+//! it; a password change or a deactivation ends the user's sessions, as any
+//! other does.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+
+use super::schema::users;
+use super::sessions::Reason;
+use super::users::{UserKey, change_user, find_by_id, find_by_username};
+use super::{DbConnection, write_transaction};
+
+/// A Django user, as read from its database or a `dumpdata` file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DjangoUser {
+    pub id: i64,
+    pub username: String,
+    /// The hash as Django stores it.
+    pub password: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub date_joined: NaiveDateTime,
+    pub last_login: Option<NaiveDateTime>,
+    /// Names of the user's groups, sorted.
+    pub groups: Vec<String>,
+}
+
+/// Where a Django database keeps its users, groups and memberships.
+#[derive(Clone, Debug)]
+pub struct DjangoTables {
+    pub users: String,
+    pub groups: String,
+    pub memberships: String,
+}
+
+impl DjangoTables {
+    /// Every name is a plain identifier, optionally schema-qualified: they
+    /// are written into the queries.
+    pub fn check(&self) -> Result<(), String> {
+        for name in [&self.users, &self.groups, &self.memberships] {
+            let plain = |part: &str| {
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            };
+            let parts: Vec<&str> = name.split('.').collect();
+            if parts.len() > 2 || !parts.iter().all(|part| plain(part)) {
+                return Err(format!(
+                    "{name:?} is not a table name (letters, digits and _, optionally schema.table)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(QueryableByName)]
+struct UserRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    username: String,
+    #[diesel(sql_type = Text)]
+    password: String,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    first_name: String,
+    #[diesel(sql_type = Text)]
+    last_name: String,
+    #[diesel(sql_type = Bool)]
+    is_active: bool,
+    #[diesel(sql_type = Bool)]
+    is_staff: bool,
+    #[diesel(sql_type = Bool)]
+    is_superuser: bool,
+    #[diesel(sql_type = Text)]
+    date_joined: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_login: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct GroupRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct MembershipRow {
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = BigInt)]
+    group_id: i64,
+}
+
+/// Reads every user (with their groups) and every group name from a Django
+/// database: `postgres://...`, or the path of a Django SQLite file.
+pub fn read_database(
+    source: &str,
+    tables: &DjangoTables,
+) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
+    tables.check()?;
+    let postgres = source.starts_with("postgres://") || source.starts_with("postgresql://");
+    // Times as UTC text, whichever way the column stores them.
+    let time = |column: &str| {
+        if postgres {
+            format!("to_char({column}, 'YYYY-MM-DD HH24:MI:SS.US')")
+        } else {
+            column.to_owned()
+        }
+    };
+    let users_query = format!(
+        "SELECT CAST(id AS BIGINT) AS id, username, password, email, first_name, last_name, \
+         is_active, is_staff, is_superuser, {} AS date_joined, {} AS last_login \
+         FROM {} ORDER BY id",
+        time("date_joined"),
+        time("last_login"),
+        tables.users
+    );
+    let groups_query = format!(
+        "SELECT CAST(id AS BIGINT) AS id, name FROM {}",
+        tables.groups
+    );
+    let memberships_query = format!(
+        "SELECT CAST(user_id AS BIGINT) AS user_id, CAST(group_id AS BIGINT) AS group_id FROM {}",
+        tables.memberships
+    );
+    let queries = [users_query, groups_query, memberships_query];
+    let (users, groups, memberships) = if postgres {
+        let mut conn = diesel::PgConnection::establish(source)
+            .map_err(|e| format!("cannot open the Django database: {e}"))?;
+        diesel::sql_query("SET TIME ZONE 'UTC'")
+            .execute(&mut conn)
+            .map_err(|e| format!("cannot read the Django tables: {e}"))?;
+        read_rows(&mut conn, &queries)
+    } else {
+        let path = source.strip_prefix("sqlite://").unwrap_or(source);
+        // Opening a path that is not there would create an empty database.
+        if !std::path::Path::new(path).is_file() {
+            return Err(format!("no Django database at {path:?}"));
+        }
+        let mut conn = diesel::SqliteConnection::establish(path)
+            .map_err(|e| format!("cannot open the Django database: {e}"))?;
+        read_rows(&mut conn, &queries)
+    }
+    .map_err(|e| format!("cannot read the Django tables: {e}"))?;
+    assemble(users, groups, memberships)
+}
+
+type Rows = (Vec<UserRow>, Vec<GroupRow>, Vec<MembershipRow>);
+
+fn read_rows<C>(conn: &mut C, [users, groups, memberships]: &[String; 3]) -> QueryResult<Rows>
+where
+    C: diesel::Connection,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, UserRow>
+        + diesel::query_dsl::LoadQuery<'static, C, GroupRow>
+        + diesel::query_dsl::LoadQuery<'static, C, MembershipRow>,
+{
+    Ok((
+        diesel::sql_query(users).load(conn)?,
+        diesel::sql_query(groups).load(conn)?,
+        diesel::sql_query(memberships).load(conn)?,
+    ))
+}
+
+fn assemble(
+    users: Vec<UserRow>,
+    groups: Vec<GroupRow>,
+    memberships: Vec<MembershipRow>,
+) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
+    let names: std::collections::HashMap<i64, String> = groups
+        .into_iter()
+        .map(|group| (group.id, group.name))
+        .collect();
+    let mut member_of = std::collections::HashMap::<i64, Vec<String>>::new();
+    for membership in memberships {
+        if let Some(name) = names.get(&membership.group_id) {
+            member_of
+                .entry(membership.user_id)
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    let mut read = Vec::with_capacity(users.len());
+    for row in users {
+        let date_joined = parse_django_time(&row.date_joined).ok_or_else(|| {
+            format!(
+                "user {}: date_joined {:?} is not a time",
+                row.id, row.date_joined
+            )
+        })?;
+        let last_login = match row.last_login.as_deref() {
+            None => None,
+            Some(text) => Some(
+                parse_django_time(text)
+                    .ok_or_else(|| format!("user {}: last_login {text:?} is not a time", row.id))?,
+            ),
+        };
+        let mut groups = member_of.remove(&row.id).unwrap_or_default();
+        groups.sort();
+        read.push(DjangoUser {
+            id: row.id,
+            username: row.username,
+            password: row.password,
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            is_active: row.is_active,
+            is_staff: row.is_staff,
+            is_superuser: row.is_superuser,
+            date_joined,
+            last_login,
+            groups,
+        });
+    }
+    let mut group_names: Vec<String> = names.into_values().collect();
+    group_names.sort();
+    Ok((read, group_names))
+}
+
+/// A time as Django writes it: a database's `2026-12-02 08:00:00.123456`
+/// (UTC), or `dumpdata`'s ISO 8601 with `Z` or an offset.
+pub fn parse_django_time(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(at.naive_utc());
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(at) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(at);
+        }
+    }
+    // SQLite's text may carry an offset after a space-separated time.
+    let with_t = text.replacen(' ', "T", 1);
+    chrono::DateTime::parse_from_rfc3339(&with_t)
+        .ok()
+        .map(|at| at.naive_utc())
+}
+
+/// What an import did, or (a dry run) would do.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Users left out, each with why.
+    pub skipped: Vec<(String, String)>,
+    pub groups_created: usize,
+}
+
+/// What an update takes from Django beyond the profile, flags and groups.
+struct Changes {
+    /// Sessions to end, and why.
+    revoke: Option<Reason>,
+    /// Django's hash changed since the last import.
+    password: bool,
+    date_joined: bool,
+}
+
+/// How an imported user compares with what is stored.
+enum Plan {
+    Create,
+    Update(Changes),
+    Unchanged,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct ImportedUser<'a> {
+    id: i64,
+    username: &'a str,
+    password: &'a str,
+    imported_password: Option<&'a str>,
+    is_active: bool,
+    date_joined: NaiveDateTime,
+    last_login: Option<NaiveDateTime>,
+    email: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    is_staff: bool,
+    is_superuser: bool,
+    claims: &'a str,
+}
+
+/// Writes `users` and `groups` here, each user in their own transaction;
+/// `refuse` says why a user's hash cannot be stored (then they are
+/// skipped). With `dry_run`, nothing is written and the report says what
+/// would be.
+pub fn apply(
+    conn: &mut DbConnection,
+    users: &[DjangoUser],
+    groups: &[String],
+    dry_run: bool,
+    refuse: impl Fn(&str) -> Option<String>,
+) -> QueryResult<ImportReport> {
+    let mut report = ImportReport::default();
+    let existing: std::collections::HashSet<String> = super::groups::list(conn)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    for name in groups {
+        if !existing.contains(name) {
+            report.groups_created += 1;
+            if !dry_run {
+                super::groups::create(conn, name)?;
+            }
+        }
+    }
+    for user in users {
+        if let Some(reason) = refuse(&user.password) {
+            report.skipped.push((user.username.clone(), reason));
+            continue;
+        }
+        let plan = match plan(conn, user)? {
+            Ok(plan) => plan,
+            Err(reason) => {
+                report.skipped.push((user.username.clone(), reason));
+                continue;
+            }
+        };
+        match plan {
+            Plan::Unchanged => report.unchanged += 1,
+            Plan::Create => {
+                report.created += 1;
+                if !dry_run {
+                    create(conn, user)?;
+                }
+            }
+            Plan::Update(changes) => {
+                report.updated += 1;
+                if !dry_run {
+                    update(conn, user, &changes)?;
+                }
+            }
+        }
+    }
+    if !dry_run {
+        super::backend::advance_user_ids(conn)?;
+    }
+    Ok(report)
+}
+
+/// Whether two times are the same to the millisecond: `dumpdata` writes
+/// milliseconds of what the database keeps in microseconds.
+fn same_instant(a: NaiveDateTime, b: NaiveDateTime) -> bool {
+    a.and_utc().timestamp_millis() == b.and_utc().timestamp_millis()
+}
+
+/// Compares a Django user with the stored one of the same id. `Err` says
+/// why they cannot be imported.
+fn plan(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<Result<Plan, String>> {
+    let owner = find_by_username(conn, &user.username)?;
+    if let Some(owner) = &owner
+        && owner.id != user.id
+    {
+        return Ok(Err(format!(
+            "the username is taken here by user {} (not Django's {})",
+            owner.id, user.id
+        )));
+    }
+    let Some(stored) = find_by_id(conn, user.id)? else {
+        return Ok(Ok(Plan::Create));
+    };
+    let groups = super::groups::of_user(conn, user.id)?;
+    // Django's hash is taken again only if it changed there since the last
+    // import: a login here may have rehashed it.
+    let password = stored.imported_password.as_deref() != Some(user.password.as_str());
+    let newer_login = match (user.last_login, stored.last_login) {
+        (Some(theirs), Some(ours)) => theirs > ours && !same_instant(theirs, ours),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let same = stored.username == user.username
+        && !password
+        && stored.email == user.email
+        && stored.first_name == user.first_name
+        && stored.last_name == user.last_name
+        && stored.is_active == user.is_active
+        && stored.is_staff == user.is_staff
+        && stored.is_superuser == user.is_superuser
+        && same_instant(stored.date_joined, user.date_joined)
+        && !newer_login
+        && groups == user.groups;
+    if same {
+        return Ok(Ok(Plan::Unchanged));
+    }
+    let revoke = if stored.is_active && !user.is_active {
+        Some(Reason::UserDeactivated)
+    } else if password {
+        Some(Reason::PasswordChanged)
+    } else {
+        None
+    };
+    Ok(Ok(Plan::Update(Changes {
+        revoke,
+        password,
+        date_joined: !same_instant(stored.date_joined, user.date_joined),
+    })))
+}
+
+fn create(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<()> {
+    write_transaction(conn, |conn| {
+        // Memberships change under the feed's lock (see `super::groups`).
+        super::backend::order_feed_writes(conn)?;
+        diesel::insert_into(users::table)
+            .values(&ImportedUser {
+                id: user.id,
+                username: &user.username,
+                password: &user.password,
+                imported_password: Some(&user.password),
+                is_active: user.is_active,
+                date_joined: user.date_joined,
+                last_login: user.last_login,
+                email: &user.email,
+                first_name: &user.first_name,
+                last_name: &user.last_name,
+                is_staff: user.is_staff,
+                is_superuser: user.is_superuser,
+                claims: "{}",
+            })
+            .execute(conn)?;
+        match super::groups::replace_memberships(conn, user.id, &user.groups)? {
+            Ok(()) => Ok(()),
+            // The groups were created before the users.
+            Err(_) => Err(diesel::result::Error::RollbackTransaction),
+        }
+    })
+}
+
+fn update(conn: &mut DbConnection, user: &DjangoUser, changes: &Changes) -> QueryResult<()> {
+    change_user(conn, UserKey::Id(user.id), changes.revoke, |conn, id| {
+        diesel::update(users::table.find(id))
+            .set((
+                users::username.eq(&user.username),
+                users::email.eq(&user.email),
+                users::first_name.eq(&user.first_name),
+                users::last_name.eq(&user.last_name),
+                users::is_active.eq(user.is_active),
+                users::is_staff.eq(user.is_staff),
+                users::is_superuser.eq(user.is_superuser),
+            ))
+            .execute(conn)?;
+        // Kept to the microsecond when only dumpdata's milliseconds differ.
+        if changes.date_joined {
+            diesel::update(users::table.find(id))
+                .set(users::date_joined.eq(user.date_joined))
+                .execute(conn)?;
+        }
+        if changes.password {
+            diesel::update(users::table.find(id))
+                .set((
+                    users::password.eq(&user.password),
+                    users::imported_password.eq(&user.password),
+                ))
+                .execute(conn)?;
+        }
+        // The later of the two logins.
+        if let Some(at) = user.last_login {
+            diesel::update(
+                users::table
+                    .find(id)
+                    .filter(users::last_login.is_null().or(users::last_login.lt(at))),
+            )
+            .set(users::last_login.eq(at))
+            .execute(conn)?;
+        }
+        match super::groups::replace_memberships(conn, id, &user.groups)? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(diesel::result::Error::RollbackTransaction),
+        }
+    })
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn django_times_are_read_as_utc() {
+        let at = |text: &str| parse_django_time(text).map(|t| t.to_string());
+        assert_eq!(
+            at("2026-12-02 08:00:00.123456").as_deref(),
+            Some("2026-12-02 08:00:00.123456")
+        );
+        assert_eq!(
+            at("2026-12-02 08:00:00").as_deref(),
+            Some("2026-12-02 08:00:00")
+        );
+        assert_eq!(
+            at("2026-12-02T08:00:00.123Z").as_deref(),
+            Some("2026-12-02 08:00:00.123")
+        );
+        assert_eq!(
+            at("2026-12-02T09:00:00+01:00").as_deref(),
+            Some("2026-12-02 08:00:00")
+        );
+        assert_eq!(
+            at("2026-12-02 09:00:00+01:00").as_deref(),
+            Some("2026-12-02 08:00:00")
+        );
+        assert_eq!(at("yesterday"), None);
+    }
+
+    #[test]
+    fn table_names_are_plain_identifiers() {
+        let tables = |users: &str| DjangoTables {
+            users: users.to_owned(),
+            groups: "auth_group".to_owned(),
+            memberships: "auth_user_groups".to_owned(),
+        };
+        assert!(tables("auth_user").check().is_ok());
+        assert!(tables("legacy.accounts_user").check().is_ok());
+        for bad in [
+            "",
+            "a b",
+            "users; DROP TABLE users",
+            "a.b.c",
+            "1users",
+            "\"x\"",
+        ] {
+            assert!(tables(bad).check().is_err(), "{bad}");
+        }
+    }
+}
