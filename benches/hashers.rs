@@ -81,17 +81,17 @@ fn main() {
         hasher: argon2.clone(),
         stored: argon2.hash(&password),
     });
+    // What a login of a username nobody has costs (`burn`).
     cases.push(Case {
-        name: "unknown user (the dummy check), configured pbkdf2_sha256".to_owned(),
+        name: "unknown user, configured pbkdf2_sha256".to_owned(),
         hasher: pbkdf2.clone(),
-        stored: "!unusable".to_owned(),
+        stored: String::new(),
     });
 
     // Every hash really is the password's; a wrong one is refused.
-    for case in &cases {
+    for case in cases.iter().filter(|case| !case.stored.is_empty()) {
         let right = case.hasher.verify(&password, &case.stored);
-        let expected = !case.stored.starts_with('!');
-        assert_eq!(right.is_match(), expected, "{}", case.name);
+        assert!(right.is_match(), "{}", case.name);
         let wrong = case
             .hasher
             .verify(&Password::new("wrong".to_owned()), &case.stored);
@@ -103,11 +103,21 @@ fn main() {
     let mut wrong_timings: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
     for _ in 0..SAMPLES {
         for (index, case) in cases.iter().enumerate() {
+            // A login's check, and the rehash a match of another hasher gets.
             let started = Instant::now();
-            let _ = case.hasher.verify(&password, &case.stored);
+            if case.stored.is_empty() {
+                case.hasher.burn(&password);
+            } else if case.hasher.verify(&password, &case.stored) == Verification::MatchNeedsUpgrade
+            {
+                let _ = case.hasher.hash(&password);
+            }
             right_timings[index].push(started.elapsed());
             let started = Instant::now();
-            let _ = case.hasher.verify(&wrong, &case.stored);
+            if case.stored.is_empty() {
+                case.hasher.burn(&wrong);
+            } else {
+                let _ = case.hasher.verify(&wrong, &case.stored);
+            }
             wrong_timings[index].push(started.elapsed());
         }
     }

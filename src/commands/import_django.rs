@@ -71,6 +71,12 @@ pub fn import_django(
     for (username, reason) in &report.skipped {
         println!("skipped {username:?}: {reason}");
     }
+    if report.gone_from_django > 0 {
+        println!(
+            "note: {} user(s) an earlier import brought are no longer in Django; they are left as they are (deactivate or delete them here if they should go)",
+            report.gone_from_django
+        );
+    }
     for user in unknown {
         println!(
             "note: {:?} has a password hash latchkey cannot check; they log in once their password is set here",
@@ -114,6 +120,11 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
             .as_i64()
             .ok_or_else(|| format!("a user without a numeric pk: {object}"))?;
         let text = |name: &str| fields[name].as_str().unwrap_or_default().to_owned();
+        let username = fields["username"]
+            .as_str()
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| format!("user {id} has no username"))?
+            .to_owned();
         let flag = |name: &str| fields[name].as_bool().unwrap_or(false);
         let time = |name: &str| -> Result<Option<chrono::NaiveDateTime>, String> {
             match &fields[name] {
@@ -124,27 +135,27 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
                 other => Err(format!("user {id}: {name} {other} is not a time")),
             }
         };
-        let mut groups: Vec<String> = fields["groups"]
-            .as_array()
-            .map(|groups| {
-                groups
-                    .iter()
-                    .filter_map(|group| match group {
-                        Value::Number(pk) => {
-                            pk.as_i64().and_then(|pk| group_names.get(&pk).cloned())
-                        }
-                        // A natural key: ["name"].
-                        Value::Array(key) => key.first().and_then(Value::as_str).map(str::to_owned),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut groups = Vec::new();
+        for group in fields["groups"].as_array().into_iter().flatten() {
+            let name = match group {
+                Value::Number(pk) => pk.as_i64().and_then(|pk| group_names.get(&pk).cloned()),
+                // A natural key: ["name"].
+                Value::Array(key) => key.first().and_then(Value::as_str).map(str::to_owned),
+                _ => None,
+            };
+            // A group the dump does not hold (dumped without auth.group):
+            // importing without it would take the user out of it.
+            groups.push(name.ok_or_else(|| {
+                format!(
+                    "user {id} belongs to group {group}, which the dump does not hold: dump auth.group too, or use --natural-foreign"
+                )
+            })?);
+        }
         groups.sort();
         groups.dedup();
         users.push(DjangoUser {
             id,
-            username: text("username"),
+            username,
             password: text("password"),
             email: text("email"),
             first_name: text("first_name"),
@@ -157,6 +168,12 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
             last_login: time("last_login")?,
             groups,
         });
+    }
+    if users.is_empty() {
+        return Err(
+            "no users in the dump: dump them with manage.py dumpdata auth.user auth.group (or your user model)"
+                .to_owned(),
+        );
     }
     // Groups named only by the users (natural keys) exist too.
     let mut names: Vec<String> = group_names.into_values().collect();
@@ -193,5 +210,8 @@ mod tests {
         assert!(!users[0].is_active && users[1].is_staff);
         assert_eq!(users[1].date_joined.to_string(), "2024-01-02 03:04:05.678");
         assert!(read_dump("{}").is_err());
+        assert!(read_dump("[]").unwrap_err().contains("no users"));
+        let orphan = dump.replace(r#""groups": [3]"#, r#""groups": [9]"#);
+        assert!(read_dump(&orphan).unwrap_err().contains("group 9"));
     }
 }

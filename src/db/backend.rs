@@ -298,15 +298,17 @@ pub(super) fn order_feed_writes(conn: &mut DbConnection) -> QueryResult<()> {
     Ok(())
 }
 
-/// Moves PostgreSQL's user id sequence past the largest id, after users were
-/// written with ids of their own (an import), so users created afterwards
-/// never collide with them. SQLite takes the largest id plus one anyway.
-pub(super) fn advance_user_ids(conn: &mut DbConnection) -> QueryResult<()> {
+/// Moves PostgreSQL's user id sequence past `at_least` and the largest id,
+/// before users are written with ids of their own (an import), so users
+/// created meanwhile or afterwards never collide with them. SQLite takes
+/// the largest id plus one anyway.
+pub(super) fn advance_user_ids(conn: &mut DbConnection, at_least: i64) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
         diesel::sql_query(
             "SELECT setval(pg_get_serial_sequence('users', 'id'), \
-             GREATEST((SELECT MAX(id) FROM users), 1))",
+             GREATEST((SELECT MAX(id) FROM users), $1, 1))",
         )
+        .bind::<diesel::sql_types::BigInt, _>(at_least)
         .execute(pg)?;
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! Users and groups brought over from Django: reading a Django database's
 //! `auth_user`, `auth_group` and `auth_user_groups` (or a custom user model's
 //! tables with Django's columns), and writing them here by id, idempotently.
-//! A re-import updates what changed in Django and creates what is new; a
-//! password is taken again only if Django's hash changed since the last
-//! import (`users.imported_password`), never because a login here rehashed
-//! it; a password change or a deactivation ends the user's sessions, as any
-//! other does.
+//! A re-import takes from Django only what changed there since the last
+//! import, known by digests of what that import found
+//! (`users.imported_password_digest`, `imported_record_digest`): so a login's
+//! rehash, or a deactivation made here, is not undone, and a password change
+//! or a deactivation made in Django ends the user's sessions, as any other
+//! does. A user created here is never overwritten by Django's user of the
+//! same id.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -33,6 +35,40 @@ pub struct DjangoUser {
     pub last_login: Option<NaiveDateTime>,
     /// Names of the user's groups, sorted.
     pub groups: Vec<String>,
+}
+
+impl DjangoUser {
+    /// A digest of the password hash as Django stores it.
+    pub fn password_digest(&self) -> String {
+        sha256_hex(self.password.as_bytes())
+    }
+
+    /// A digest of everything else an import takes (but `last_login`, which
+    /// logins here move too), times to the millisecond `dumpdata` keeps.
+    pub fn record_digest(&self) -> String {
+        let mut groups = self.groups.clone();
+        groups.sort();
+        let record = serde_json::json!([
+            self.username,
+            self.email,
+            self.first_name,
+            self.last_name,
+            self.is_active,
+            self.is_staff,
+            self.is_superuser,
+            self.date_joined.and_utc().timestamp_millis(),
+            groups,
+        ]);
+        sha256_hex(record.to_string().as_bytes())
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Where a Django database keeps its users, groups and memberships.
@@ -114,6 +150,13 @@ pub fn read_database(
     tables: &DjangoTables,
 ) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
     tables.check()?;
+    // Quoted, as Django creates them: a table named like a keyword works.
+    let quoted = |name: &str| {
+        name.split('.')
+            .map(|part| format!("\"{part}\""))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
     let postgres = source.starts_with("postgres://") || source.starts_with("postgresql://");
     // Times as UTC text, whichever way the column stores them.
     let time = |column: &str| {
@@ -129,15 +172,15 @@ pub fn read_database(
          FROM {} ORDER BY id",
         time("date_joined"),
         time("last_login"),
-        tables.users
+        quoted(&tables.users)
     );
     let groups_query = format!(
         "SELECT CAST(id AS BIGINT) AS id, name FROM {}",
-        tables.groups
+        quoted(&tables.groups)
     );
     let memberships_query = format!(
         "SELECT CAST(user_id AS BIGINT) AS user_id, CAST(group_id AS BIGINT) AS group_id FROM {}",
-        tables.memberships
+        quoted(&tables.memberships)
     );
     let queries = [users_query, groups_query, memberships_query];
     let (users, groups, memberships) = if postgres {
@@ -260,15 +303,19 @@ pub struct ImportReport {
     /// Users left out, each with why.
     pub skipped: Vec<(String, String)>,
     pub groups_created: usize,
+    /// Users an earlier import brought that Django no longer has: left as
+    /// they are.
+    pub gone_from_django: usize,
 }
 
-/// What an update takes from Django beyond the profile, flags and groups.
+/// What an update takes from Django.
 struct Changes {
     /// Sessions to end, and why.
     revoke: Option<Reason>,
     /// Django's hash changed since the last import.
     password: bool,
-    date_joined: bool,
+    /// The rest of Django's record changed since the last import.
+    record: bool,
 }
 
 /// How an imported user compares with what is stored.
@@ -284,7 +331,8 @@ struct ImportedUser<'a> {
     id: i64,
     username: &'a str,
     password: &'a str,
-    imported_password: Option<&'a str>,
+    imported_password_digest: Option<String>,
+    imported_record_digest: Option<String>,
     is_active: bool,
     date_joined: NaiveDateTime,
     last_login: Option<NaiveDateTime>,
@@ -298,8 +346,8 @@ struct ImportedUser<'a> {
 
 /// Writes `users` and `groups` here, each user in their own transaction;
 /// `refuse` says why a user's hash cannot be stored (then they are
-/// skipped). With `dry_run`, nothing is written and the report says what
-/// would be.
+/// skipped), and so does a user whose write fails, while the others go on.
+/// With `dry_run`, nothing is written and the report says what would be.
 pub fn apply(
     conn: &mut DbConnection,
     users: &[DjangoUser],
@@ -320,85 +368,80 @@ pub fn apply(
             }
         }
     }
+    if !dry_run {
+        // Before any user is written: a user created here meanwhile never
+        // takes an id Django's users are about to.
+        let largest = users.iter().map(|user| user.id).max().unwrap_or(0);
+        super::backend::advance_user_ids(conn, largest)?;
+    }
     for user in users {
         if let Some(reason) = refuse(&user.password) {
             report.skipped.push((user.username.clone(), reason));
             continue;
         }
-        let plan = match plan(conn, user)? {
-            Ok(plan) => plan,
-            Err(reason) => {
-                report.skipped.push((user.username.clone(), reason));
-                continue;
+        let outcome = plan(conn, user).and_then(|plan| match plan {
+            Err(reason) => Ok(Err(reason)),
+            Ok(plan) if dry_run => Ok(Ok(plan)),
+            Ok(Plan::Create) => create(conn, user).map(|()| Ok(Plan::Create)),
+            Ok(Plan::Update(changes)) => {
+                update(conn, user, &changes).map(|()| Ok(Plan::Update(changes)))
             }
-        };
-        match plan {
-            Plan::Unchanged => report.unchanged += 1,
-            Plan::Create => {
-                report.created += 1;
-                if !dry_run {
-                    create(conn, user)?;
-                }
-            }
-            Plan::Update(changes) => {
-                report.updated += 1;
-                if !dry_run {
-                    update(conn, user, &changes)?;
-                }
-            }
+            Ok(Plan::Unchanged) => Ok(Ok(Plan::Unchanged)),
+        });
+        match outcome {
+            Ok(Ok(Plan::Create)) => report.created += 1,
+            Ok(Ok(Plan::Update(_))) => report.updated += 1,
+            Ok(Ok(Plan::Unchanged)) => report.unchanged += 1,
+            Ok(Err(reason)) => report.skipped.push((user.username.clone(), reason)),
+            // Nothing of this user was written; the others go on.
+            Err(error) => report
+                .skipped
+                .push((user.username.clone(), format!("not written: {error}"))),
         }
     }
-    if !dry_run {
-        super::backend::advance_user_ids(conn)?;
-    }
+    let in_django: std::collections::HashSet<i64> = users.iter().map(|user| user.id).collect();
+    let imported: Vec<i64> = users::table
+        .filter(users::imported_password_digest.is_not_null())
+        .select(users::id)
+        .load(conn)?;
+    report.gone_from_django = imported
+        .into_iter()
+        .filter(|id| !in_django.contains(id))
+        .count();
     Ok(report)
-}
-
-/// Whether two times are the same to the millisecond: `dumpdata` writes
-/// milliseconds of what the database keeps in microseconds.
-fn same_instant(a: NaiveDateTime, b: NaiveDateTime) -> bool {
-    a.and_utc().timestamp_millis() == b.and_utc().timestamp_millis()
 }
 
 /// Compares a Django user with the stored one of the same id. `Err` says
 /// why they cannot be imported.
 fn plan(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<Result<Plan, String>> {
-    let owner = find_by_username(conn, &user.username)?;
-    if let Some(owner) = &owner
+    if let Some(owner) = find_by_username(conn, &user.username)?
         && owner.id != user.id
     {
         return Ok(Err(format!(
-            "the username is taken here by user {} (not Django's {})",
+            "the username is taken here by user {} (Django's is {})",
             owner.id, user.id
         )));
     }
     let Some(stored) = find_by_id(conn, user.id)? else {
         return Ok(Ok(Plan::Create));
     };
-    let groups = super::groups::of_user(conn, user.id)?;
-    // Django's hash is taken again only if it changed there since the last
-    // import: a login here may have rehashed it.
-    let password = stored.imported_password.as_deref() != Some(user.password.as_str());
+    let Some(password_digest) = stored.imported_password_digest.as_deref() else {
+        return Ok(Err(format!(
+            "id {} belongs to {:?}, a user created here, not imported from Django",
+            stored.id, stored.username
+        )));
+    };
+    let password = password_digest != user.password_digest();
+    let record = stored.imported_record_digest.as_deref() != Some(user.record_digest().as_str());
     let newer_login = match (user.last_login, stored.last_login) {
         (Some(theirs), Some(ours)) => theirs > ours && !same_instant(theirs, ours),
         (Some(_), None) => true,
         (None, _) => false,
     };
-    let same = stored.username == user.username
-        && !password
-        && stored.email == user.email
-        && stored.first_name == user.first_name
-        && stored.last_name == user.last_name
-        && stored.is_active == user.is_active
-        && stored.is_staff == user.is_staff
-        && stored.is_superuser == user.is_superuser
-        && same_instant(stored.date_joined, user.date_joined)
-        && !newer_login
-        && groups == user.groups;
-    if same {
+    if !password && !record && !newer_login {
         return Ok(Ok(Plan::Unchanged));
     }
-    let revoke = if stored.is_active && !user.is_active {
+    let revoke = if record && stored.is_active && !user.is_active {
         Some(Reason::UserDeactivated)
     } else if password {
         Some(Reason::PasswordChanged)
@@ -408,8 +451,14 @@ fn plan(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<Result<Plan, 
     Ok(Ok(Plan::Update(Changes {
         revoke,
         password,
-        date_joined: !same_instant(stored.date_joined, user.date_joined),
+        record,
     })))
+}
+
+/// Whether two times are the same to the millisecond: `dumpdata` writes
+/// milliseconds of what the database keeps in microseconds.
+fn same_instant(a: NaiveDateTime, b: NaiveDateTime) -> bool {
+    a.and_utc().timestamp_millis() == b.and_utc().timestamp_millis()
 }
 
 fn create(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<()> {
@@ -421,7 +470,8 @@ fn create(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<()> {
                 id: user.id,
                 username: &user.username,
                 password: &user.password,
-                imported_password: Some(&user.password),
+                imported_password_digest: Some(user.password_digest()),
+                imported_record_digest: Some(user.record_digest()),
                 is_active: user.is_active,
                 date_joined: user.date_joined,
                 last_login: user.last_login,
@@ -443,28 +493,29 @@ fn create(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<()> {
 
 fn update(conn: &mut DbConnection, user: &DjangoUser, changes: &Changes) -> QueryResult<()> {
     change_user(conn, UserKey::Id(user.id), changes.revoke, |conn, id| {
-        diesel::update(users::table.find(id))
-            .set((
-                users::username.eq(&user.username),
-                users::email.eq(&user.email),
-                users::first_name.eq(&user.first_name),
-                users::last_name.eq(&user.last_name),
-                users::is_active.eq(user.is_active),
-                users::is_staff.eq(user.is_staff),
-                users::is_superuser.eq(user.is_superuser),
-            ))
-            .execute(conn)?;
-        // Kept to the microsecond when only dumpdata's milliseconds differ.
-        if changes.date_joined {
+        if changes.record {
             diesel::update(users::table.find(id))
-                .set(users::date_joined.eq(user.date_joined))
+                .set((
+                    users::username.eq(&user.username),
+                    users::email.eq(&user.email),
+                    users::first_name.eq(&user.first_name),
+                    users::last_name.eq(&user.last_name),
+                    users::is_active.eq(user.is_active),
+                    users::is_staff.eq(user.is_staff),
+                    users::is_superuser.eq(user.is_superuser),
+                    users::date_joined.eq(user.date_joined),
+                    users::imported_record_digest.eq(user.record_digest()),
+                ))
                 .execute(conn)?;
+            if super::groups::replace_memberships(conn, id, &user.groups)?.is_err() {
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
         }
         if changes.password {
             diesel::update(users::table.find(id))
                 .set((
                     users::password.eq(&user.password),
-                    users::imported_password.eq(&user.password),
+                    users::imported_password_digest.eq(user.password_digest()),
                 ))
                 .execute(conn)?;
         }
@@ -478,10 +529,7 @@ fn update(conn: &mut DbConnection, user: &DjangoUser, changes: &Changes) -> Quer
             .set(users::last_login.eq(at))
             .execute(conn)?;
         }
-        match super::groups::replace_memberships(conn, id, &user.groups)? {
-            Ok(()) => Ok(()),
-            Err(_) => Err(diesel::result::Error::RollbackTransaction),
-        }
+        Ok(())
     })
     .map(drop)
 }

@@ -16,7 +16,8 @@ diesel::table! {
         is_superuser -> Bool,
         claims -> Text,
         kept_session_id -> Nullable<Text>,
-        imported_password -> Nullable<Text>,
+        imported_password_digest -> Nullable<Text>,
+        imported_record_digest -> Nullable<Text>,
     }
 }
 

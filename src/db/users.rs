@@ -30,8 +30,10 @@ pub struct User {
     /// The session a password change of the user's own kept: its tokens
     /// issued before the mark stand (see [`voids`]).
     pub kept_session_id: Option<String>,
-    /// The hash as the last import from Django found it (see `super::import`).
-    pub imported_password: Option<String>,
+    /// Digests of what the last import from Django found (see
+    /// `super::import`); `None` for a user not imported.
+    pub imported_password_digest: Option<String>,
+    pub imported_record_digest: Option<String>,
 }
 
 // The password hash stays out of logs.

@@ -71,8 +71,9 @@ impl std::fmt::Debug for Password {
 pub enum Verification {
     Mismatch,
     Match,
-    /// Correct, but hashed with another iteration count: here is the rehash.
-    MatchNeedsUpgrade(String),
+    /// Correct, but hashed by another hasher or with other parameters: the
+    /// caller rehashes it ([`PasswordHasher::hash`]) if the login succeeds.
+    MatchNeedsUpgrade,
 }
 
 impl Verification {
@@ -229,6 +230,11 @@ impl PasswordHasher {
             }) if matches!(self.scheme, Scheme::Pbkdf2Sha256 { .. }) => {
                 *spent += u64::from(iterations.get());
                 self.harden_iterations(password, iterations.get(), spent);
+                // A configured check's cost, whatever the count stored: the
+                // reference follows the machine's load.
+                if Some(iterations.get()) <= self.pbkdf2_iterations() {
+                    self.observe(started.elapsed());
+                }
             }
             Ok(hash) if self.is_current(hash) => self.observe(started.elapsed()),
             Ok(_) => self.harden_to(started, password, spent),
@@ -238,9 +244,9 @@ impl PasswordHasher {
             Ok(hash) if matches => {
                 tracing::debug!(
                     from = hash.algorithm(),
-                    "the password matched a hash of another hasher or parameters: rehashing it"
+                    "the password matched a hash of another hasher or parameters"
                 );
-                Verification::MatchNeedsUpgrade(self.hash(password))
+                Verification::MatchNeedsUpgrade
             }
             _ => Verification::Mismatch,
         }
@@ -289,14 +295,17 @@ impl PasswordHasher {
         let Scheme::Pbkdf2Sha256 { iterations } = self.scheme else {
             return;
         };
-        let started = Instant::now();
         let Some(missing) = iterations.get().checked_sub(done).and_then(NonZeroU32::new) else {
             return;
         };
         run_pbkdf2(password, missing);
         *spent += u64::from(missing.get());
-        if done == 0 {
-            self.observe(started.elapsed());
+    }
+
+    fn pbkdf2_iterations(&self) -> Option<u32> {
+        match self.scheme {
+            Scheme::Pbkdf2Sha256 { iterations } => Some(iterations.get()),
+            Scheme::Argon2id { .. } => None,
         }
     }
 
@@ -318,13 +327,15 @@ impl PasswordHasher {
         }
     }
 
-    /// Folds a check at the configured parameters into the reference time.
+    /// Folds a check at the configured parameters into the reference time;
+    /// a sample over twice the reference (a paused machine) counts as twice.
     fn observe(&self, took: Duration) {
         let took = duration_nanos(took);
         let before = self.reference.load(Ordering::Relaxed);
         let after = if before == 0 {
             took
         } else {
+            let took = took.min(before.saturating_mul(2));
             (before.saturating_mul(7).saturating_add(took)) / 8
         };
         self.reference.store(after.max(1), Ordering::Relaxed);
@@ -566,16 +577,16 @@ mod tests {
     fn another_iteration_count_matches_and_asks_for_an_upgrade() {
         let old = PasswordHasher::new(500).hash(&password("s3cret"));
         let current = PasswordHasher::new(1000);
-        match current.verify(&password("s3cret"), &old) {
-            Verification::MatchNeedsUpgrade(new_hash) => {
-                assert!(new_hash.starts_with("pbkdf2_sha256$1000$"));
-                assert_eq!(
-                    current.verify(&password("s3cret"), &new_hash),
-                    Verification::Match
-                );
-            }
-            other => panic!("expected an upgrade, got {other:?}"),
-        }
+        assert_eq!(
+            current.verify(&password("s3cret"), &old),
+            Verification::MatchNeedsUpgrade
+        );
+        let new_hash = current.hash(&password("s3cret"));
+        assert!(new_hash.starts_with("pbkdf2_sha256$1000$"));
+        assert_eq!(
+            current.verify(&password("s3cret"), &new_hash),
+            Verification::Match
+        );
     }
 
     #[test]
@@ -633,11 +644,11 @@ mod tests {
     fn other_hashers_match_and_are_rehashed_into_the_configured_scheme() {
         let pbkdf2 = PasswordHasher::new(1000);
         let bcrypt = "bcrypt$$2b$04$/pwPashT6MNqA9Q6MaHm2ODkRGrDHwAx8Zd/9gbph6qALiVaF57We";
-        let Verification::MatchNeedsUpgrade(rehashed) =
-            pbkdf2.verify(&password("pässwörd 1"), bcrypt)
-        else {
-            panic!("a bcrypt hash matches and asks for a rehash");
-        };
+        assert_eq!(
+            pbkdf2.verify(&password("pässwörd 1"), bcrypt),
+            Verification::MatchNeedsUpgrade
+        );
+        let rehashed = pbkdf2.hash(&password("pässwörd 1"));
         assert!(rehashed.starts_with("pbkdf2_sha256$1000$"), "{rehashed}");
         assert_eq!(
             pbkdf2.verify(&password("pässwörd 1"), &rehashed),
@@ -670,14 +681,18 @@ mod tests {
             time_cost: 1,
             parallelism: 1,
         });
-        let Verification::MatchNeedsUpgrade(upgraded) = heavier.verify(&password("pw"), &made)
-        else {
-            panic!("other argon2 parameters ask for a rehash");
-        };
-        assert!(upgraded.starts_with("argon2$argon2id$v=19$m=2048,t=1,p=1$"));
-        let from_pbkdf2 = argon2.verify(&password("pw"), &pbkdf2.hash(&password("pw")));
+        assert_eq!(
+            heavier.verify(&password("pw"), &made),
+            Verification::MatchNeedsUpgrade
+        );
         assert!(
-            matches!(from_pbkdf2, Verification::MatchNeedsUpgrade(h) if h.starts_with("argon2$"))
+            heavier
+                .hash(&password("pw"))
+                .starts_with("argon2$argon2id$v=19$m=2048,t=1,p=1$")
+        );
+        assert_eq!(
+            argon2.verify(&password("pw"), &pbkdf2.hash(&password("pw"))),
+            Verification::MatchNeedsUpgrade
         );
         // An unknown user costs an argon2 check; the dummy never matches.
         argon2.burn(&password("pw"));
@@ -695,7 +710,7 @@ mod tests {
         // takes microseconds, so most of a configured check's work is added.
         let mut later = 0;
         let outcome = hasher.verify_counting(&password("pässwörd 1"), md5, &mut later);
-        assert!(matches!(outcome, Verification::MatchNeedsUpgrade(_)));
+        assert_eq!(outcome, Verification::MatchNeedsUpgrade);
         assert!(later >= 10_000, "{later}");
     }
 

@@ -15,13 +15,21 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use md5::Digest;
 
-/// The most memory a stored hash may ask one check for (argon2, scrypt):
-/// a row that asks more is refused rather than run.
-const MAX_MEMORY_BYTES: u64 = 1 << 30;
-/// bcrypt's cost is a power of two: 2^16 rounds take seconds already.
-const MAX_BCRYPT_COST: u32 = 16;
-const MAX_ARGON2_TIME_COST: u32 = 64;
+// What a stored hash may ask of one check, about four times Django 5.2's
+// defaults: a row that asks more is refused rather than run, since every
+// login attempt of that username (anyone's to make) would hold a hashing
+// slot and the memory that long.
+/// Argon2: memory in KiB, and memory times passes (Django: 102400 x 2).
+const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
+const MAX_ARGON2_WORK: u64 = 4 * 102_400 * 2;
+const MAX_ARGON2_TIME_COST: u32 = 16;
 const MAX_PARALLELISM: u32 = 64;
+/// bcrypt's cost is a power of two: Django's is 12.
+const MAX_BCRYPT_COST: u32 = 14;
+/// scrypt: bytes of memory (`128 r (N + p)`) and `N r p` (Django: 16384, 8, 5).
+const MAX_SCRYPT_MEMORY_BYTES: u64 = 256 << 20;
+const MAX_SCRYPT_WORK: u64 = 4 * 16_384 * 8 * 5;
+const MAX_SCRYPT_PARALLELISM: u32 = 16;
 
 /// A hash as Django stores it, read.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,7 +111,20 @@ pub(super) enum Unreadable {
 /// `identify_hasher` does.
 pub(super) fn read(stored: &str) -> Result<Stored<'_>, Unreadable> {
     let (algorithm, rest) = stored.split_once('$').unwrap_or((stored, ""));
-    let unknown = || Unreadable::Unknown(algorithm.chars().take(32).collect());
+    // Only a name a hasher could have is named (in logs): a row that is a
+    // bare digest or a plain password must not be written out.
+    let named = stored.contains('$')
+        && (1..=32).contains(&algorithm.len())
+        && algorithm
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let unknown = || {
+        Unreadable::Unknown(if named {
+            algorithm.to_owned()
+        } else {
+            "(unrecognized)".to_owned()
+        })
+    };
     let read = match algorithm {
         "pbkdf2_sha256" => read_pbkdf2(Pbkdf2Digest::Sha256, rest),
         "pbkdf2_sha1" => read_pbkdf2(Pbkdf2Digest::Sha1, rest),
@@ -129,7 +150,12 @@ fn read_pbkdf2(digest: Pbkdf2Digest, rest: &str) -> Reading<'_> {
     if parts.next().is_some() || salt.is_empty() {
         return None;
     }
-    let iterations = iterations.parse::<NonZeroU32>().ok()?;
+    let count = iterations.parse::<NonZeroU32>().ok()?;
+    // Django compares what it would write: no sign, no leading zeros.
+    if count.to_string() != iterations {
+        return None;
+    }
+    let iterations = count;
     let hash = STANDARD.decode(hash).ok()?;
     // A shorter hash would compare only its few bytes, and match a guess
     // too easily.
@@ -186,7 +212,8 @@ fn read_argon2(rest: &str) -> Result<Stored<'_>, Option<Unreadable>> {
     if hash.len() < 16 || argon2_params(&params, hash.len()).is_none() {
         return Err(None);
     }
-    if u64::from(params.memory_kib) * 1024 > MAX_MEMORY_BYTES
+    if params.memory_kib > MAX_ARGON2_MEMORY_KIB
+        || u64::from(params.memory_kib) * u64::from(params.time_cost) > MAX_ARGON2_WORK
         || params.time_cost > MAX_ARGON2_TIME_COST
         || params.parallelism > MAX_PARALLELISM
     {
@@ -218,7 +245,11 @@ fn read_bcrypt(prehashed: bool, rest: &str) -> Reading<'_> {
     {
         return None;
     }
-    let cost = cost.parse::<u32>().ok()?;
+    // Two digits, from bcrypt's smallest cost.
+    let cost = cost
+        .parse::<u32>()
+        .ok()
+        .filter(|value| cost.len() == 2 && *value >= 4)?;
     if cost > MAX_BCRYPT_COST {
         return Some(Err(Unreadable::TooCostly));
     }
@@ -238,7 +269,17 @@ fn read_scrypt(rest: &str) -> Result<Stored<'_>, Option<Unreadable>> {
     if !n.is_power_of_two() || n < 2 || r == 0 || p == 0 || salt.is_empty() || hash.len() != 64 {
         return Err(None);
     }
-    if 128 * n * u64::from(r) > MAX_MEMORY_BYTES || p > MAX_PARALLELISM {
+    // scrypt holds 128 r N bytes, and 128 r p more up front.
+    let memory = n
+        .checked_add(u64::from(p))
+        .and_then(|blocks| blocks.checked_mul(128 * u64::from(r)));
+    let work = n
+        .checked_mul(u64::from(r))
+        .and_then(|work| work.checked_mul(u64::from(p)));
+    let affordable = memory.is_some_and(|bytes| bytes <= MAX_SCRYPT_MEMORY_BYTES)
+        && work.is_some_and(|work| work <= MAX_SCRYPT_WORK)
+        && p <= MAX_SCRYPT_PARALLELISM;
+    if !affordable {
         return Err(Some(Unreadable::TooCostly));
     }
     Ok(Stored::Scrypt {
@@ -250,11 +291,12 @@ fn read_scrypt(rest: &str) -> Result<Stored<'_>, Option<Unreadable>> {
     })
 }
 
-/// `<salt>$<32 hex>` (Django's `MD5PasswordHasher`; an empty salt is its
-/// unsalted `md5$$<hex>` form).
+/// `<salt>$<32 hex>` (Django's `MD5PasswordHasher`; an empty salt is the
+/// `md5$$<hex>` form Django's older `UnsaltedMD5PasswordHasher` wrote).
 fn read_md5(rest: &str) -> Reading<'_> {
     let (salt, hex) = rest.split_once('$')?;
-    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) && !salt.contains('$'))
+    let lowercase_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    (hex.len() == 32 && hex.bytes().all(lowercase_hex) && !salt.contains('$'))
         .then_some(Ok(Stored::Md5 { salt, hex }))
 }
 
@@ -317,7 +359,9 @@ impl Stored<'_> {
                 } else {
                     password
                 };
-                bcrypt::verify(input, encoded).unwrap_or(false)
+                // Django (with bcrypt 5) refuses a password bcrypt would cut
+                // at 72 bytes rather than compare its first 72.
+                input.len() <= 72 && bcrypt::verify(input, encoded).unwrap_or(false)
             }
             Self::Scrypt {
                 log_n,
@@ -338,8 +382,7 @@ impl Stored<'_> {
                 md5.update(salt.as_bytes());
                 md5.update(password);
                 let computed = hex(&md5.finalize());
-                verify_slices_are_equal(computed.as_bytes(), stored.to_ascii_lowercase().as_bytes())
-                    .is_ok()
+                verify_slices_are_equal(computed.as_bytes(), stored.as_bytes()).is_ok()
             }
         }
     }
@@ -364,7 +407,8 @@ mod tests {
 
     /// Made by Django 5.2's own `make_password` (argon2-cffi 25.1, bcrypt
     /// 5.0), with cheap parameters; the two argon2i forms by argon2-cffi
-    /// (version 1.0, with and without `v=`).
+    /// (version 1.0, with and without `v=`); `md5$$` as Django's older
+    /// `UnsaltedMD5PasswordHasher` wrote it.
     const DJANGO_MADE: [(&str, &str); 10] = [
         (
             "pbkdf2_sha256",
@@ -417,6 +461,30 @@ mod tests {
     }
 
     #[test]
+    fn a_password_bcrypt_would_cut_never_matches_and_unknown_rows_are_not_logged_whole() {
+        let long = "x".repeat(73);
+        let made = bcrypt::hash_with_result(&long[..72], 4)
+            .expect("hashes")
+            .format_for_version(bcrypt::Version::TwoB);
+        let stored = format!("bcrypt${made}");
+        let hash = read(&stored).expect("reads");
+        assert!(hash.matches(&long.as_bytes()[..72]));
+        assert!(!hash.matches(long.as_bytes()));
+        assert_eq!(
+            read("5f4dcc3b5aa765d61d8327deb882cf99"),
+            Err(Unreadable::Unknown("(unrecognized)".to_owned()))
+        );
+        assert_eq!(
+            read("hunter2"),
+            Err(Unreadable::Unknown("(unrecognized)".to_owned()))
+        );
+        assert_eq!(
+            read("sha1$salt$5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8"),
+            Err(Unreadable::Unknown("sha1".to_owned()))
+        );
+    }
+
+    #[test]
     fn unknown_malformed_and_too_costly_hashes_are_never_checked() {
         for unknown in [
             "",
@@ -430,6 +498,11 @@ mod tests {
             "bcrypt$2b$04$/pwPashT6MNqA9Q6MaHm2ODkRGrDHwAx8Zd/9gbph6qALiVaF57We",
             "scrypt$1000$salt$8$1$AA==",
             "md5$salt$nothex",
+            "md5$salt$81381A44FB24997EEBBBFC149E1512B9",
+            "pbkdf2_sha256$01000$8l545lyilHS47btonEWyGv$O5/l8oPVVikDeuU1pvnrU9jlboD6KgHnQQd+FazxOKY=",
+            "pbkdf2_sha256$+1000$8l545lyilHS47btonEWyGv$O5/l8oPVVikDeuU1pvnrU9jlboD6KgHnQQd+FazxOKY=",
+            "bcrypt$$2b$4$/pwPashT6MNqA9Q6MaHm2ODkRGrDHwAx8Zd/9gbph6qALiVaF57We",
+            "bcrypt$$2b$03$/pwPashT6MNqA9Q6MaHm2ODkRGrDHwAx8Zd/9gbph6qALiVaF57We",
         ] {
             assert!(
                 matches!(read(unknown), Err(Unreadable::Unknown(_))),

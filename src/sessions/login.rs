@@ -62,21 +62,30 @@ impl Sessions {
         // tell. It runs on the hashing pool: a login flood queues there (then
         // gets 503) instead of taking the CPU from every other endpoint.
         let hasher = self.hasher.clone();
-        let stored_hash = user.as_ref().map(|u| u.password.clone());
+        let stored = user.as_ref().map(|u| (u.password.clone(), u.is_active));
         let verification = self
             .hashing
             .run(move || {
                 let password = Password::new(password);
-                match stored_hash {
-                    Some(stored) => hasher.verify(&password, &stored),
+                match stored {
+                    Some((stored, is_active)) => {
+                        let verification = hasher.verify(&password, &stored);
+                        // Rehashed only for a login that will succeed: an
+                        // inactive user's right password must take no longer
+                        // than a wrong one.
+                        let upgrade = (verification == Verification::MatchNeedsUpgrade
+                            && is_active)
+                            .then(|| hasher.hash(&password));
+                        (verification, upgrade)
+                    }
                     None => {
                         hasher.burn(&password);
-                        Verification::Mismatch
+                        (Verification::Mismatch, None)
                     }
                 }
             })
             .await;
-        let Ok(verification) = verification else {
+        let Ok((verification, upgraded_hash)) = verification else {
             // No hashing slot: nothing was hashed.
             reservation.release();
             return Err(SessionError::HashingBusy);
@@ -97,10 +106,6 @@ impl Sessions {
             user_id: user.id,
             verified_hash: user.password.clone(),
             tokens_valid_after: user.tokens_valid_after,
-        };
-        let upgraded_hash = match verification {
-            Verification::MatchNeedsUpgrade(hash) => Some(hash),
-            _ => None,
         };
         let opening = self.opening(client_ip, user_agent);
         let update_last_login = self.policy.update_last_login;

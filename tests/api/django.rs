@@ -331,3 +331,65 @@ async fn a_dumpdata_file_is_imported_as_the_database_would_be() {
     let from_database = import(&app, &["--from", &django_db.display().to_string()]).await;
     assert!(from_database.contains("10 unchanged"), "{from_database}");
 }
+
+#[tokio::test]
+async fn an_import_never_overwrites_a_user_made_here_nor_undoes_a_change_made_here() {
+    let app = crate::helpers::spawn_app().await;
+    // Made here before the import: id 1.
+    app.create_user("native", "native passphrase").await;
+    let hash = crate::helpers::password_hash(1000, "imported passphrase");
+    let user = |pk: i64, username: &str| {
+        json!({"model": "auth.user", "pk": pk, "fields": {
+            "password": hash, "last_login": null, "is_superuser": false, "username": username,
+            "first_name": "", "last_name": "", "email": "", "is_staff": false, "is_active": true,
+            "date_joined": "2024-01-01T00:00:00Z", "groups": [], "user_permissions": []}})
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dump = dir.path().join("dump.json");
+    let write = |users: Value| std::fs::write(&dump, users.to_string()).expect("written");
+    write(json!([
+        user(1, "django-one"),
+        user(2, "django-two"),
+        user(3, "django-three")
+    ]));
+    let path = dump.display().to_string();
+
+    let first = import(&app, &["--dumpdata", &path]).await;
+    assert!(
+        first.contains("2 created, 0 updated, 0 unchanged, 1 skipped"),
+        "{first}"
+    );
+    assert!(
+        first.contains("skipped \"django-one\": id 1 belongs to \"native\", a user created here"),
+        "{first}"
+    );
+    assert_eq!(
+        app.obtain("native", "native passphrase").await.status(),
+        200
+    );
+
+    // Deactivated here; Django did not change: the re-import leaves it so.
+    app.deactivate("django-two").await;
+    write(json!([user(2, "django-two")]));
+    let again = import(&app, &["--dumpdata", &path]).await;
+    assert!(
+        again.contains("0 created, 0 updated, 1 unchanged"),
+        "{again}"
+    );
+    assert!(
+        again.contains("1 user(s) an earlier import brought are no longer in Django"),
+        "{again}"
+    );
+    assert_eq!(
+        app.obtain("django-two", "imported passphrase")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.obtain("django-three", "imported passphrase")
+            .await
+            .status(),
+        200
+    );
+}
