@@ -1,5 +1,7 @@
 //! Bearer authentication for protected routes, with Simple JWT's
-//! `JWTAuthentication` answers for every way the header can be wrong.
+//! `JWTAuthentication` answers for every way the header can be wrong; in
+//! cookie mode, a request without the header may use the access cookie
+//! (`crate::cookies`), CSRF-checked.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -49,12 +51,27 @@ impl FromRequest for Authenticated {
             .headers()
             .get(AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
-            let raw = raw_token(header.as_deref(), &state.settings.jwt.auth_header_types)?;
-            let raw = std::str::from_utf8(raw)
-                .map_err(|_| ApiError::BearerTokenInvalid(TokenError::Invalid))?;
+            // No header: in cookie mode, the access cookie, once the request
+            // passes the CSRF checks.
+            let from_cookie = match header {
+                Some(_) => None,
+                None => crate::cookies::access_cookie(&state, &req),
+            };
+            let raw = match &from_cookie {
+                Some(cookie) => {
+                    crate::cookies::check_csrf(&state, &req)?;
+                    cookie.as_str()
+                }
+                None => {
+                    let raw = raw_token(header.as_deref(), &state.settings.jwt.auth_header_types)?;
+                    std::str::from_utf8(raw)
+                        .map_err(|_| ApiError::BearerTokenInvalid(TokenError::Invalid))?
+                }
+            };
             let token = state
                 .tokens
                 .decode_as(raw, TokenType::Access)

@@ -73,6 +73,10 @@ pub enum ApiError {
     ClientBadHeader,
     #[error("Invalid username/password.")]
     ClientBadCredentials,
+    /// A request authenticated by a cookie without the CSRF token echoed in
+    /// its header, or from an origin that is not allowed.
+    #[error("CSRF Failed: {0}")]
+    Csrf(String),
     /// Over a rate limit: Django REST framework's throttle answer.
     #[error("Request was throttled. Expected available in {} second{}.", .0.seconds(), if .0.seconds() == 1 { "" } else { "s" })]
     Throttled(Wait),
@@ -199,6 +203,7 @@ impl ResponseError for ApiError {
             | Self::ClientNotAuthenticated
             | Self::ClientBadHeader
             | Self::ClientBadCredentials => StatusCode::UNAUTHORIZED,
+            Self::Csrf(_) => StatusCode::FORBIDDEN,
             Self::Throttled(_) | Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::HashingBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

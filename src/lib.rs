@@ -2,7 +2,8 @@
 //! framework Simple JWT's wire contract, on PostgreSQL or embedded SQLite.
 //!
 //! Layout: [`startup`] builds the app from [`settings`]; [`routes`] are thin
-//! HTTP handlers (with the [`auth`] Bearer and [`clients`] Basic extractors)
+//! HTTP handlers (with the [`auth`] Bearer and [`clients`] Basic extractors,
+//! and [`cookies`] for browser apps)
 //! over [`sessions`], the session service (login, refresh, logout, whether a
 //! token is live), and [`users`], the user service (profiles, groups,
 //! claims, the admin API, password changes, signup), which use [`tokens`]
@@ -14,6 +15,7 @@
 pub mod auth;
 pub mod clients;
 pub mod commands;
+pub mod cookies;
 pub mod db;
 pub mod error;
 pub mod passwords;

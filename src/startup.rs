@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::passwords::HashingPool;
 use crate::routes::{self, input::BodyLimits};
 use crate::sessions::{SessionParts, SessionPolicy, Sessions, Upkeep};
-use crate::settings::Settings;
+use crate::settings::{CorsSettings, Settings};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 use crate::throttle::Throttle;
@@ -145,9 +145,18 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     // actix counts connections per worker.
     let per_worker = server_settings.max_connections.div_ceil(workers);
     let connections = state.connections.clone();
+    let cors_enabled = !state.settings.cors.allowed_origins.is_empty();
+    let browser = (
+        state.settings.cors.clone(),
+        state.settings.cookies.csrf_header.clone(),
+    );
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::Condition::new(
+                cors_enabled,
+                cors(&browser.0, &browser.1),
+            ))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(middleware::from_fn(refuse_over_connection_cap))
             .app_data(data.clone())
@@ -160,6 +169,27 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .max_connections(per_worker)
     .listen(listener)?;
     Ok(server.run())
+}
+
+/// CORS for the exact origins in `cors.allowed_origins`, with credentials:
+/// a request from another origin gets no CORS headers (the browser keeps
+/// the answer from its page), and a preflight is answered and may be cached
+/// for `cors.max_age_seconds`. Nothing here can allow every origin.
+fn cors(settings: &CorsSettings, csrf_header: &str) -> actix_cors::Cors {
+    use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    let mut headers = vec![AUTHORIZATION, CONTENT_TYPE, ACCEPT];
+    if let Ok(csrf) = HeaderName::from_bytes(csrf_header.as_bytes()) {
+        headers.push(csrf);
+    }
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
+        .allowed_headers(headers)
+        .supports_credentials()
+        .max_age(usize::try_from(settings.max_age_seconds).ok());
+    for origin in &settings.allowed_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 /// Answers every request on a connection opened over its address's cap

@@ -41,6 +41,11 @@ impl Default for BodyLimits {
 }
 
 impl RequestFields {
+    /// Whether the body has a field of that name (whatever its value).
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     /// Reads the named string fields in order; all errors are reported
     /// together, keyed by field, as DRF does.
     pub fn strings<const N: usize>(

@@ -1,19 +1,39 @@
 //! `POST /api/token/logout-all/`: ends every session of the Bearer token's
-//! user, on every device, access tokens included, and voids every token of
-//! theirs issued before it (those of no session too).
+//! user (in cookie mode, of the refresh cookie's user), on every device,
+//! access tokens included, and voids every token of theirs issued before it
+//! (those of no session too).
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[tracing::instrument(name = "logout_all", skip_all, fields(user_id = auth.user.id))]
+#[tracing::instrument(name = "logout_all", skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn logout_all(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    state.sessions.logout_all(auth.user.id).await?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    // Without an Authorization header, in cookie mode, the refresh cookie
+    // says whose sessions end (CSRF-checked); otherwise the Bearer token.
+    let from_cookie = match request.headers().get(AUTHORIZATION) {
+        Some(_) => None,
+        None => crate::cookies::refresh_cookie(&state, &request),
+    };
+    let user_id = match from_cookie {
+        Some(raw) => {
+            crate::cookies::check_csrf(&state, &request)?;
+            state.sessions.owner_of_refresh(&raw).await?
+        }
+        None => Authenticated::extract(&request).await?.user.id,
+    };
+    tracing::Span::current().record("user_id", user_id);
+    state.sessions.logout_all(user_id).await?;
+    let mut response = HttpResponse::Ok();
+    if state.settings.cookies.enabled {
+        crate::cookies::clear(&mut response, &state.settings.cookies);
+    }
+    Ok(response.json(json!({})))
 }

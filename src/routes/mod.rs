@@ -222,6 +222,25 @@ fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
     state.proxies.client_ip(peer, request.headers())
 }
 
+/// The refresh token a refresh or logout presents: the body's `refresh`
+/// when the body has one (Simple JWT's contract, no CSRF check); else, in
+/// cookie mode, the refresh cookie, once the request passes the CSRF checks;
+/// else the body's field error.
+fn refresh_token(
+    state: &AppState,
+    request: &HttpRequest,
+    fields: input::RequestFields,
+) -> Result<String, ApiError> {
+    if !fields.contains("refresh")
+        && let Some(cookie) = crate::cookies::refresh_cookie(state, request)
+    {
+        crate::cookies::check_csrf(state, request)?;
+        return Ok(cookie);
+    }
+    let [raw] = fields.strings(["refresh"])?;
+    Ok(raw)
+}
+
 /// The request's `User-Agent`, as text.
 fn user_agent(request: &HttpRequest) -> Option<String> {
     request
@@ -234,7 +253,7 @@ fn user_agent(request: &HttpRequest) -> Option<String> {
 /// `server.public_url` when set; otherwise (development only: production
 /// requires it) the request's scheme and host, believing forwarding
 /// headers only from a trusted proxy.
-fn base_url(state: &AppState, request: &HttpRequest) -> String {
+pub(crate) fn base_url(state: &AppState, request: &HttpRequest) -> String {
     let configured = state.settings.server.public_url.trim_end_matches('/');
     if !configured.is_empty() {
         return configured.to_owned();

@@ -1,7 +1,9 @@
 //! `POST /api/token/blacklist/`: logout. Retires the refresh token and ends
-//! its session: every token of the session, access tokens included.
+//! its session: every token of the session, access tokens included. In
+//! cookie mode the token may come from its cookie, and the cookies are
+//! cleared.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -11,9 +13,14 @@ use crate::state::AppState;
 #[tracing::instrument(name = "blacklist", skip_all)]
 pub async fn blacklist(
     state: web::Data<AppState>,
+    request: HttpRequest,
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
-    let [raw] = fields.strings(["refresh"])?;
+    let raw = super::refresh_token(&state, &request, fields)?;
     state.sessions.logout(&raw).await?;
-    Ok(HttpResponse::Ok().json(json!({})))
+    let mut response = HttpResponse::Ok();
+    if state.settings.cookies.enabled {
+        crate::cookies::clear(&mut response, &state.settings.cookies);
+    }
+    Ok(response.json(json!({})))
 }

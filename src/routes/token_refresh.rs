@@ -18,11 +18,23 @@ pub async fn refresh(
     state
         .sessions
         .admit_refresh(super::client_ip(&state, &request))?;
-    let [raw] = fields.strings(["refresh"])?;
+    let raw = super::refresh_token(&state, &request, fields)?;
     let refreshed = state.sessions.refresh(&raw).await?;
+    let cookies = &state.settings.cookies;
+    let mut response = HttpResponse::Ok();
+    if cookies.enabled {
+        crate::cookies::set_tokens(
+            &mut response,
+            cookies,
+            refreshed.refresh.as_deref(),
+            &refreshed.access,
+        );
+    }
     let body = match refreshed.refresh {
-        Some(refresh) => json!({ "access": refreshed.access, "refresh": refresh }),
-        None => json!({ "access": refreshed.access }),
+        Some(refresh) if !cookies.enabled || cookies.refresh_in_body => {
+            json!({ "access": refreshed.access, "refresh": refresh })
+        }
+        _ => json!({ "access": refreshed.access }),
     };
-    Ok(HttpResponse::Ok().json(body))
+    Ok(response.json(body))
 }

@@ -223,6 +223,24 @@ impl Sessions {
         Ok(())
     }
 
+    /// The user a live refresh token belongs to: logout-all by the refresh
+    /// cookie, where no access token is sent.
+    pub async fn owner_of_refresh(&self, raw: &str) -> Result<i64, SessionError> {
+        let token = self.tokens.decode_as(raw, TokenType::Refresh)?;
+        let standing = self.standing(&token, Check::SessionFirst).await?;
+        let usable = matches!(
+            standing.stored,
+            Some(StoredStanding::Usable | StoredStanding::Adoptable)
+        );
+        if standing.ended || !usable {
+            return Err(SessionError::Token(TokenError::Blacklisted));
+        }
+        match standing.allowed_user(self.policy.require_active_user) {
+            Some(user) => Ok(user.id),
+            None => Err(SessionError::Refused(Refusal::NoActiveUser)),
+        }
+    }
+
     /// Enforces a change to a user on this instance at once (other
     /// instances read it from the change feed within the sync interval):
     /// the sessions it ended, and the user as cached.

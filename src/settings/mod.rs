@@ -6,6 +6,7 @@
 //! unsafe combinations before anything starts, and [`production`] adds what
 //! production refuses.
 
+mod browser;
 mod clients;
 mod database;
 mod jwt;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 
 use crate::db::DatabaseUrl;
 use crate::passwords::{PasswordHasher, PasswordRules, Scheme};
+pub use browser::{CookieSettings, CorsSettings};
 pub use clients::{AdminSettings, ClientSettings, IntrospectionSettings};
 pub use database::DatabaseSettings;
 pub use jwt::{JwtSettings, KeySettings, MAX_KID_BYTES};
@@ -49,6 +51,8 @@ pub struct Settings {
     pub introspection: IntrospectionSettings,
     pub admin: AdminSettings,
     pub signup: SignupSettings,
+    pub cookies: CookieSettings,
+    pub cors: CorsSettings,
     pub throttle: ThrottleSettings,
     pub log: LogSettings,
 }
@@ -210,6 +214,8 @@ impl Settings {
             .validate()
             .and_then(|()| self.introspection.validate())
             .and_then(|()| self.admin.validate())
+            .and_then(|()| self.cookies.validate())
+            .and_then(|()| self.cors.validate())
             .and_then(|()| self.throttle.validate())
             .and_then(|()| self.server.validate())
             .and_then(|()| {

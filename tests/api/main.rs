@@ -5,6 +5,7 @@
 mod admin_users;
 mod bearer;
 mod blacklist;
+mod browser;
 mod cli;
 mod django;
 mod health;
