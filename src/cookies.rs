@@ -111,7 +111,8 @@ fn new_csrf_token() -> String {
 
 /// Sets the token cookies on a login's or refresh's answer: the refresh
 /// token (when one was issued), the access token (when configured), and a
-/// CSRF token living as long as the refresh token.
+/// CSRF token living as long as the refresh token, also sent in the CSRF
+/// header for pages that cannot read this site's cookies.
 pub fn set_tokens(
     response: &mut HttpResponseBuilder,
     settings: &CookieSettings,
@@ -121,6 +122,10 @@ pub fn set_tokens(
     let names = CookieNames::of(settings);
     if let Some(refresh) = refresh {
         let life = remaining_life(refresh);
+        let csrf = new_csrf_token();
+        // Also in a header, for a page on another site, which cannot read
+        // this site's cookies (CORS exposes the header to allowed origins).
+        response.insert_header((settings.csrf_header.as_str(), csrf.clone()));
         response.cookie(cookie(
             settings,
             names.refresh,
@@ -129,14 +134,7 @@ pub fn set_tokens(
             true,
             life,
         ));
-        response.cookie(cookie(
-            settings,
-            names.csrf,
-            new_csrf_token(),
-            "/",
-            false,
-            life,
-        ));
+        response.cookie(cookie(settings, names.csrf, csrf, "/", false, life));
     }
     if settings.access_cookie {
         response.cookie(cookie(

@@ -178,12 +178,16 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
 fn cors(settings: &CorsSettings, csrf_header: &str) -> actix_cors::Cors {
     use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName};
     let mut headers = vec![AUTHORIZATION, CONTENT_TYPE, ACCEPT];
+    let mut exposed = Vec::new();
     if let Ok(csrf) = HeaderName::from_bytes(csrf_header.as_bytes()) {
-        headers.push(csrf);
+        headers.push(csrf.clone());
+        // The CSRF token a token answer carries, for a page on another site.
+        exposed.push(csrf);
     }
     let mut cors = actix_cors::Cors::default()
         .allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
         .allowed_headers(headers)
+        .expose_headers(exposed)
         .supports_credentials()
         .max_age(usize::try_from(settings.max_age_seconds).ok());
     for origin in &settings.allowed_origins {

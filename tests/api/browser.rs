@@ -83,6 +83,8 @@ async fn login_sets_an_httponly_refresh_cookie_scoped_to_the_token_endpoints_and
         .1;
     let value = cookie_value(&headers, "__Host-csrftoken");
     assert_eq!(value.len(), 43);
+    // The same token in a header, for a page on another site.
+    assert_eq!(headers["x-csrftoken"], value.as_str());
     assert_eq!(
         csrf,
         &format!("__Host-csrftoken={value}; SameSite=Strict; Secure; Path=/; Max-Age=86400")
@@ -317,6 +319,13 @@ async fn cors_answers_the_listed_origins_only_with_credentials() {
     };
     let listed = from(APP).await.expect("sent");
     assert_eq!(listed.headers()["access-control-allow-origin"], APP);
+    assert_eq!(
+        listed.headers()["access-control-expose-headers"]
+            .to_str()
+            .expect("ascii")
+            .to_lowercase(),
+        "x-csrftoken"
+    );
     let vary = listed.headers()["vary"].to_str().expect("ascii").to_owned();
     assert!(vary.contains("Origin"), "{vary}");
     let other = from("https://evil.example").await.expect("sent");
