@@ -59,7 +59,7 @@ impl FromRequest for Authenticated {
             // passes the CSRF checks.
             let from_cookie = match header {
                 Some(_) => None,
-                None => crate::cookies::access_cookie(&state, &req),
+                None => crate::cookies::access_cookie(&state, &req)?,
             };
             let raw = match &from_cookie {
                 Some(cookie) => {

@@ -161,24 +161,38 @@ pub fn clear(response: &mut HttpResponseBuilder, settings: &CookieSettings) {
 }
 
 /// The refresh token's cookie, in cookie mode.
-pub fn refresh_cookie(state: &AppState, request: &HttpRequest) -> Option<String> {
+pub fn refresh_cookie(state: &AppState, request: &HttpRequest) -> Result<Option<String>, ApiError> {
     let settings = &state.settings.cookies;
-    settings
-        .enabled
-        .then(|| request.cookie(&CookieNames::of(settings).refresh))
-        .flatten()
-        .map(|cookie| cookie.value().to_owned())
-        .filter(|value| !value.is_empty())
+    if !settings.enabled {
+        return Ok(None);
+    }
+    only_cookie(request, &CookieNames::of(settings).refresh)
 }
 
 /// The access token's cookie, when cookie mode sets one.
-pub fn access_cookie(state: &AppState, request: &HttpRequest) -> Option<String> {
+pub fn access_cookie(state: &AppState, request: &HttpRequest) -> Result<Option<String>, ApiError> {
     let settings = &state.settings.cookies;
-    (settings.enabled && settings.access_cookie)
-        .then(|| request.cookie(&CookieNames::of(settings).access))
-        .flatten()
-        .map(|cookie| cookie.value().to_owned())
-        .filter(|value| !value.is_empty())
+    if !(settings.enabled && settings.access_cookie) {
+        return Ok(None);
+    }
+    only_cookie(request, &CookieNames::of(settings).access)
+}
+
+/// The one cookie of that name the request sends. Two of them mean one was
+/// planted (by a sibling subdomain, with another domain or path), and which
+/// is which cannot be told: refused.
+fn only_cookie(request: &HttpRequest, name: &str) -> Result<Option<String>, ApiError> {
+    let Ok(cookies) = request.cookies() else {
+        return Ok(None);
+    };
+    let mut named = cookies.iter().filter(|cookie| cookie.name() == name);
+    let first = named.next().map(|cookie| cookie.value().to_owned());
+    if named.next().is_some() {
+        return Err(ApiError::Csrf(format!(
+            "more than one {name} cookie was sent."
+        )));
+    }
+    Ok(first.filter(|value| !value.is_empty()))
 }
 
 /// What a request authenticated by a cookie must pass, on a method that
@@ -193,10 +207,7 @@ pub fn check_csrf(state: &AppState, request: &HttpRequest) -> Result<(), ApiErro
     }
     check_origin(state, request)?;
     let settings = &state.settings.cookies;
-    let cookie = request
-        .cookie(&CookieNames::of(settings).csrf)
-        .map(|cookie| cookie.value().to_owned())
-        .filter(|value| !value.is_empty());
+    let cookie = only_cookie(request, &CookieNames::of(settings).csrf)?;
     let header = request
         .headers()
         .get(settings.csrf_header.as_str())
@@ -241,9 +252,7 @@ pub fn check_origin(state: &AppState, request: &HttpRequest) -> Result<(), ApiEr
         )));
     }
     if let Some(referer) = header(REFERER) {
-        let origin = url::Url::parse(&referer)
-            .ok()
-            .map(|url| url.origin().ascii_serialization());
+        let origin = origin_of(&referer);
         if origin.as_deref().is_some_and(allowed) {
             return Ok(());
         }
@@ -251,7 +260,26 @@ pub fn check_origin(state: &AppState, request: &HttpRequest) -> Result<(), ApiEr
             "Referer checking failed - {referer} does not match any trusted origins."
         )));
     }
+    // Neither: no browser page sent it, unless the browser says the request
+    // crossed sites (Fetch Metadata), as some send neither header then.
+    let crossed = header(actix_web::http::header::HeaderName::from_static(
+        "sec-fetch-site",
+    ))
+    .is_some_and(|site| site == "cross-site" || site == "same-site");
+    if crossed {
+        return Err(ApiError::Csrf(
+            "Origin checking failed - a cross-site request without an Origin.".to_owned(),
+        ));
+    }
     Ok(())
+}
+
+/// A URL's origin as a browser writes it: lowercase, no default port.
+pub fn origin_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
 }
 
 #[cfg(test)]

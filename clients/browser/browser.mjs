@@ -30,7 +30,9 @@ function serve(port, host) {
     const name = new URL(request.url, "http://x").pathname === "/app.js" ? "app.js" : "index.html";
     const type = name.endsWith(".js") ? "text/javascript" : "text/html";
     response.writeHead(200, { "Content-Type": type });
-    response.end(await readFile(join(spa, name)));
+    const file = await readFile(join(spa, name), "utf8");
+    // Deployed for a latchkey on another origin: the page's meta tag.
+    response.end(file.replace('name="latchkey-api" content=""', `name="latchkey-api" content="${api}"`));
   });
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
@@ -44,7 +46,7 @@ const browser = await chromium.launch({
 try {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto(`http://localhost:${pagePort}/?api=${encodeURIComponent(api)}`);
+  await page.goto(`http://localhost:${pagePort}/`);
 
   const login = await page.evaluate(([u, p]) => window.latchkey.login(u, p), [username, password]);
   expect(login.status === 200 && typeof login.data.access === "string", "log in with fetch(..., {credentials: \"include\"})");
@@ -69,7 +71,7 @@ try {
 
   // Another origin's page: the browser keeps every token answer from it.
   const other = await context.newPage();
-  await other.goto(`http://127.0.0.1:${otherPort}/?api=${encodeURIComponent(api)}`);
+  await other.goto(`http://127.0.0.1:${otherPort}/`);
   const stolen = await other.evaluate(async (api) => {
     const attempts = [];
     for (const [path, body] of [["/api/token/refresh/", {}], ["/api/token/", { username: "x", password: "y" }]]) {

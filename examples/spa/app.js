@@ -1,7 +1,8 @@
 // The whole client side of cookie mode, in plain JavaScript. `API` is where
-// latchkey answers: this page's own origin behind a reverse proxy (the
-// default), or another origin allowed in cors.allowed_origins (?api=...).
-const API = new URLSearchParams(location.search).get("api") || "";
+// latchkey answers, from the page's <meta name="latchkey-api">: this page's
+// own origin behind a reverse proxy (empty), or another origin allowed in
+// cors.allowed_origins.
+const API = document.querySelector('meta[name="latchkey-api"]').content;
 
 let access = null; // in memory only: gone with the page, unreadable by other tabs
 let csrf = null; // from the X-CSRFToken answer header (a page on another

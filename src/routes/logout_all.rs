@@ -20,19 +20,27 @@ pub async fn logout_all(
     // says whose sessions end (CSRF-checked); otherwise the Bearer token.
     let from_cookie = match request.headers().get(AUTHORIZATION) {
         Some(_) => None,
-        None => crate::cookies::refresh_cookie(&state, &request),
+        None => crate::cookies::refresh_cookie(&state, &request)?,
     };
+    let by_cookie = from_cookie.is_some();
     let user_id = match from_cookie {
         Some(raw) => {
             crate::cookies::check_csrf(&state, &request)?;
             state.sessions.owner_of_refresh(&raw).await?
         }
-        None => Authenticated::extract(&request).await?.user.id,
+        None => {
+            let authenticated = Authenticated::extract(&request).await?;
+            authenticated.user.id
+        }
     };
     tracing::Span::current().record("user_id", user_id);
     state.sessions.logout_all(user_id).await?;
     let mut response = HttpResponse::Ok();
-    if state.settings.cookies.enabled {
+    // The cookies, when cookies authenticated the request (no header): they
+    // are this user's.
+    if by_cookie
+        || (state.settings.cookies.enabled && request.headers().get(AUTHORIZATION).is_none())
+    {
         crate::cookies::clear(&mut response, &state.settings.cookies);
     }
     Ok(response.json(json!({})))

@@ -222,23 +222,33 @@ fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
     state.proxies.client_ip(peer, request.headers())
 }
 
+/// Where a refresh or logout's refresh token came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenSource {
+    /// The body: Simple JWT's contract, answered exactly so (no cookies).
+    Body,
+    /// The refresh cookie (cookie mode), after the CSRF checks passed: the
+    /// answer sets or clears the cookies.
+    Cookie,
+}
+
 /// The refresh token a refresh or logout presents: the body's `refresh`
-/// when the body has one (Simple JWT's contract, no CSRF check); else, in
-/// cookie mode, the refresh cookie, once the request passes the CSRF checks;
-/// else the body's field error.
+/// when the body has one (no CSRF check); else, in cookie mode, the refresh
+/// cookie, once the request passes the CSRF checks; else the body's field
+/// error.
 fn refresh_token(
     state: &AppState,
     request: &HttpRequest,
     fields: input::RequestFields,
-) -> Result<String, ApiError> {
+) -> Result<(String, TokenSource), ApiError> {
     if !fields.contains("refresh")
-        && let Some(cookie) = crate::cookies::refresh_cookie(state, request)
+        && let Some(cookie) = crate::cookies::refresh_cookie(state, request)?
     {
         crate::cookies::check_csrf(state, request)?;
-        return Ok(cookie);
+        return Ok((cookie, TokenSource::Cookie));
     }
     let [raw] = fields.strings(["refresh"])?;
-    Ok(raw)
+    Ok((raw, TokenSource::Body))
 }
 
 /// The request's `User-Agent`, as text.

@@ -37,6 +37,11 @@ pub async fn register(
     req: HttpRequest,
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
+    let cookies = &state.settings.cookies;
+    // Like a login: no other site may sign a visitor up and in.
+    if cookies.enabled {
+        crate::cookies::check_origin(&state, &req)?;
+    }
     let mut fields = fields.reader();
     let username = fields.string("username");
     let email = fields.optional_text("email").unwrap_or_default();
@@ -52,16 +57,30 @@ pub async fn register(
         user_agent: super::user_agent(&req),
     };
     let signed_up = state.users.register(registration).await?;
+    let mut response = HttpResponse::Created();
+    if cookies.enabled {
+        crate::cookies::set_tokens(
+            &mut response,
+            cookies,
+            Some(&signed_up.tokens.refresh),
+            &signed_up.tokens.access,
+        );
+    }
     // dj-rest-auth's JWT answer: the pair and the user's details.
-    Ok(HttpResponse::Created().json(json!({
-        "refresh": signed_up.tokens.refresh,
-        "access": signed_up.tokens.access,
-        "user": {
+    let mut body = serde_json::Map::new();
+    if !cookies.enabled || cookies.refresh_in_body {
+        body.insert("refresh".to_owned(), json!(signed_up.tokens.refresh));
+    }
+    body.insert("access".to_owned(), json!(signed_up.tokens.access));
+    body.insert(
+        "user".to_owned(),
+        json!({
             "pk": signed_up.user_id,
             "username": signed_up.username,
             "email": signed_up.email,
             "first_name": "",
             "last_name": "",
-        },
-    })))
+        }),
+    );
+    Ok(response.json(body))
 }

@@ -16,10 +16,11 @@ pub async fn blacklist(
     request: HttpRequest,
     fields: RequestFields,
 ) -> Result<HttpResponse, ApiError> {
-    let raw = super::refresh_token(&state, &request, fields)?;
+    let (raw, source) = super::refresh_token(&state, &request, fields)?;
     state.sessions.logout(&raw).await?;
     let mut response = HttpResponse::Ok();
-    if state.settings.cookies.enabled {
+    // Only the cookies of the session that ended.
+    if source == super::TokenSource::Cookie {
         crate::cookies::clear(&mut response, &state.settings.cookies);
     }
     Ok(response.json(json!({})))

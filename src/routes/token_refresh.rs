@@ -18,11 +18,14 @@ pub async fn refresh(
     state
         .sessions
         .admit_refresh(super::client_ip(&state, &request))?;
-    let raw = super::refresh_token(&state, &request, fields)?;
+    let (raw, source) = super::refresh_token(&state, &request, fields)?;
     let refreshed = state.sessions.refresh(&raw).await?;
     let cookies = &state.settings.cookies;
     let mut response = HttpResponse::Ok();
-    if cookies.enabled {
+    // A token from the body gets Simple JWT's answer, whatever the mode: a
+    // page of another site could otherwise plant its session's cookies.
+    let by_cookie = source == super::TokenSource::Cookie;
+    if by_cookie {
         crate::cookies::set_tokens(
             &mut response,
             cookies,
@@ -31,7 +34,7 @@ pub async fn refresh(
         );
     }
     let body = match refreshed.refresh {
-        Some(refresh) if !cookies.enabled || cookies.refresh_in_body => {
+        Some(refresh) if !by_cookie || cookies.refresh_in_body => {
             json!({ "access": refreshed.access, "refresh": refresh })
         }
         _ => json!({ "access": refreshed.access }),

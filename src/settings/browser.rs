@@ -103,6 +103,13 @@ impl CorsSettings {
                     "cors.allowed_origins: {origin:?} is not an origin; write scheme://host[:port], no path or trailing slash"
                 ));
             }
+            // Compared byte for byte with what browsers send.
+            let written = parsed.origin().ascii_serialization();
+            if &written != origin {
+                return Err(format!(
+                    "cors.allowed_origins: write {origin:?} as browsers send it: {written:?}"
+                ));
+            }
         }
         Ok(())
     }

@@ -53,6 +53,12 @@ impl Settings {
     /// development logs them at start. Each names the setting and the fix.
     pub fn weaknesses(&self) -> Vec<String> {
         let mut found = Vec::new();
+        if self.cookies.enabled && !self.cookies.secure {
+            found.push(
+                "cookies.secure is false; token cookies would travel over plain HTTP, set it to true"
+                    .to_owned(),
+            );
+        }
         if self.passwords.hasher == "argon2"
             && (self.passwords.argon2_memory_kib < MIN_PRODUCTION_ARGON2_MEMORY_KIB
                 || self.passwords.argon2_time_cost < 2)

@@ -396,3 +396,128 @@ async fn unsafe_browser_settings_are_refused_at_start() {
     );
     assert!(refused(|s| s.cookies.same_site = "strict".to_owned()).contains("cookies.same_site"));
 }
+
+#[tokio::test]
+async fn a_token_from_the_body_gets_simple_jwts_answer_even_in_cookie_mode() {
+    // A page of another site posting its own token must not plant its
+    // session's cookies, nor clear the visitor's.
+    let app = cookie_app(|settings| settings.cookies.refresh_in_body = false).await;
+    let (_, _) = login(&app).await;
+    let pair = app.obtain("alice", PASSWORD).await;
+    let refresh = pair.json::<Value>().await.expect("json");
+    // Cookie-only bodies: the mobile client's token is in its cookie jar...
+    assert!(refresh.get("refresh").is_none());
+    // ...so a body token comes from elsewhere (an earlier login in body mode).
+    let body_app = cookie_app(|_| {}).await;
+    body_app.create_user("bob", PASSWORD).await;
+    let token = body_app
+        .obtain("bob", PASSWORD)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["refresh"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let refreshed = body_app
+        .client
+        .post(body_app.url("/api/token/refresh/"))
+        .header("origin", "https://evil.example")
+        .json(&json!({ "refresh": token }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refreshed.status(), 200);
+    assert!(!refreshed.headers().contains_key(SET_COOKIE));
+    let body: Value = refreshed.json().await.expect("json");
+    let rotated = body["refresh"]
+        .as_str()
+        .expect("the body carries it")
+        .to_owned();
+    let logout = body_app.blacklist(&rotated).await;
+    assert_eq!(logout.status(), 200);
+    assert!(!logout.headers().contains_key(SET_COOKIE));
+}
+
+#[tokio::test]
+async fn a_planted_second_cookie_and_a_cross_site_request_without_origin_are_refused() {
+    let app = cookie_app(|_| {}).await;
+    let (headers, _) = login(&app).await;
+    let refresh = cookie_value(&headers, "__Secure-refresh");
+    let csrf = cookie_value(&headers, "__Host-csrftoken");
+    let refused = app
+        .client
+        .post(app.url("/api/token/refresh/"))
+        .header(
+            "cookie",
+            format!(
+                "__Secure-refresh=planted; __Secure-refresh={refresh}; __Host-csrftoken={csrf}"
+            ),
+        )
+        .header("origin", APP)
+        .header("X-CSRFToken", &csrf)
+        .send()
+        .await
+        .expect("sent");
+    assert_response(
+        refused,
+        403,
+        json!({"detail": "CSRF Failed: more than one __Secure-refresh cookie was sent."}),
+    )
+    .await;
+    let no_origin = app
+        .client
+        .post(app.url("/api/token/refresh/"))
+        .header(
+            "cookie",
+            format!("__Secure-refresh={refresh}; __Host-csrftoken={csrf}"),
+        )
+        .header("sec-fetch-site", "cross-site")
+        .header("X-CSRFToken", &csrf)
+        .send()
+        .await
+        .expect("sent");
+    assert_response(
+        no_origin,
+        403,
+        json!({"detail": "CSRF Failed: Origin checking failed - a cross-site request without an Origin."}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn signup_in_cookie_mode_checks_the_origin_and_sets_the_cookies() {
+    let app = cookie_app(|settings| settings.signup.enabled = true).await;
+    let body = json!({"username": "carol", "password1": PASSWORD, "password2": PASSWORD});
+    let from_elsewhere = app
+        .client
+        .post(app.url("/api/register/"))
+        .header("origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(from_elsewhere.status(), 403);
+    let from_app = app
+        .client
+        .post(app.url("/api/register/"))
+        .header("origin", APP)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(from_app.status(), 201);
+    let names: Vec<String> = set_cookies(from_app.headers())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["__Secure-refresh", "__Host-csrftoken"]);
+}
+
+#[tokio::test]
+async fn origins_must_be_written_as_browsers_send_them() {
+    let mut settings = latchkey::settings::Settings::defaults();
+    settings.cors.allowed_origins = vec!["https://App.example.com:443".to_owned()];
+    let refused = settings.validate().expect_err("refused").to_string();
+    assert!(refused.contains("\"https://app.example.com\""), "{refused}");
+}
