@@ -76,34 +76,7 @@ enum GroupsCommand {
 #[derive(Subcommand)]
 enum UsersCommand {
     /// Create a user; prompts for the password on a terminal.
-    Create {
-        name: String,
-        /// Read the password from the first line of standard input.
-        #[arg(long)]
-        password_stdin: bool,
-        /// Create the user inactive (unable to log in).
-        #[arg(long)]
-        inactive: bool,
-        #[arg(long, default_value = "")]
-        email: String,
-        #[arg(long, default_value = "")]
-        first_name: String,
-        #[arg(long, default_value = "")]
-        last_name: String,
-        /// Mark the user as staff (is_staff).
-        #[arg(long)]
-        staff: bool,
-        /// Mark the user as a superuser (is_superuser).
-        #[arg(long)]
-        superuser: bool,
-        /// A group the user belongs to (it must exist); repeat for more.
-        #[arg(long = "group")]
-        groups: Vec<String>,
-        /// A member of the user's claims object, as key=value (a value that
-        /// reads as JSON is taken as such: 3, true, ["a"]); repeat for more.
-        #[arg(long = "claim")]
-        claims: Vec<String>,
-    },
+    Create(users::UserToCreate),
     /// Show a user and their profile, as JSON.
     Show { name: String },
     /// Make these the user's groups (none: no group).
@@ -179,32 +152,7 @@ fn main() -> ExitCode {
             commands::generate_key(&settings, &alg, out)
         }
         Command::Users(command) => match command {
-            UsersCommand::Create {
-                name,
-                password_stdin,
-                inactive,
-                email,
-                first_name,
-                last_name,
-                staff,
-                superuser,
-                groups,
-                claims,
-            } => users::create_user(
-                &settings,
-                users::UserToCreate {
-                    name,
-                    password_stdin,
-                    inactive,
-                    email,
-                    first_name,
-                    last_name,
-                    staff,
-                    superuser,
-                    groups,
-                    claims,
-                },
-            ),
+            UsersCommand::Create(user) => users::create_user(&settings, user),
             UsersCommand::Show { name } => users::show_user(&settings, &name),
             UsersCommand::SetGroups { name, groups } => {
                 users::set_groups(&settings, &name, &groups)

@@ -11,18 +11,34 @@ use crate::db::users::{self, NewUser};
 use crate::passwords::{Password, UserAttributes};
 use crate::settings::Settings;
 
-/// A user as `users create` describes them.
+/// A user as `users create` describes them (its arguments, for clap).
+#[derive(clap::Args)]
 pub struct UserToCreate {
     pub name: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
     pub password_stdin: bool,
+    /// Create the user inactive (unable to log in).
+    #[arg(long)]
     pub inactive: bool,
+    #[arg(long, default_value = "")]
     pub email: String,
+    #[arg(long, default_value = "")]
     pub first_name: String,
+    #[arg(long, default_value = "")]
     pub last_name: String,
+    /// Mark the user as staff (is_staff).
+    #[arg(long)]
     pub staff: bool,
+    /// Mark the user as a superuser (is_superuser).
+    #[arg(long)]
     pub superuser: bool,
+    /// A group the user belongs to (it must exist); repeat for more.
+    #[arg(long = "group")]
     pub groups: Vec<String>,
-    /// `key=value` pairs; a value that reads as JSON is taken as such.
+    /// A member of the user's claims object, as key=value (a value that
+    /// reads as JSON is taken as such: 3, true, ["a"]); repeat for more.
+    #[arg(long = "claim")]
     pub claims: Vec<String>,
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, claims_of, latchkey, python, spawn_app_with, text};
+use crate::helpers::{TestApp, claims_of, latchkey, run_python, spawn_app_with, text};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -47,22 +47,7 @@ impl DjangoProject {
 }
 
 async fn run_script(args: Vec<String>) -> String {
-    let output = tokio::task::spawn_blocking(move || {
-        python()
-            .command()
-            .arg(SCRIPT)
-            .args(&args)
-            .output()
-            .expect("the provisioned python runs")
-    })
-    .await
-    .expect("blocking task");
-    assert!(
-        output.status.success(),
-        "the Django project failed:\n{}",
-        text(&output.stderr)
-    );
-    text(&output.stdout)
+    run_python(SCRIPT, args, "the Django project").await
 }
 
 /// `latchkey users import-django ARGS` on the app's database; its output.

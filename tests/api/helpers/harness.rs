@@ -342,9 +342,13 @@ impl TestApp {
     }
 }
 
-/// Asserts a status and exact JSON body with no `WWW-Authenticate`, or, for
-/// a 401, a client-authentication challenge (`Basic realm="api"`).
-pub async fn assert_client_response(response: reqwest::Response, status: u16, body: Value) {
+/// Asserts the status and exact JSON body; returns the `WWW-Authenticate`
+/// challenge, if any.
+async fn assert_status_and_body(
+    response: reqwest::Response,
+    status: u16,
+    body: Value,
+) -> Option<String> {
     let actual_status = response.status().as_u16();
     let challenge = response
         .headers()
@@ -352,6 +356,13 @@ pub async fn assert_client_response(response: reqwest::Response, status: u16, bo
         .map(|v| v.to_str().expect("ascii").to_owned());
     let actual_body: Value = response.json().await.expect("a JSON body");
     assert_eq!((actual_status, &actual_body), (status, &body));
+    challenge
+}
+
+/// Asserts a status and exact JSON body with no `WWW-Authenticate`, or, for
+/// a 401, a client-authentication challenge (`Basic realm="api"`).
+pub async fn assert_client_response(response: reqwest::Response, status: u16, body: Value) {
+    let challenge = assert_status_and_body(response, status, body).await;
     let expected = (status == 401).then(|| r#"Basic realm="api""#.to_owned());
     assert_eq!(challenge, expected);
 }
@@ -360,13 +371,7 @@ pub async fn assert_client_response(response: reqwest::Response, status: u16, bo
 /// exactly on 401s, starting with Simple JWT's `Bearer realm="api"` (a refused
 /// Bearer token adds RFC 6750's `error`, checked by the security tests).
 pub async fn assert_response(response: reqwest::Response, status: u16, body: Value) {
-    let actual_status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().expect("ascii").to_owned());
-    let actual_body: Value = response.json().await.expect("a JSON body");
-    assert_eq!((actual_status, &actual_body), (status, &body));
+    let challenge = assert_status_and_body(response, status, body).await;
     if status == 401 {
         let challenge = challenge.expect("a 401 carries WWW-Authenticate");
         assert!(

@@ -6,7 +6,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::python::python;
+use super::python::run_python;
 
 use latchkey::settings::{KeySettings, Settings};
 use serde_json::Value;
@@ -19,24 +19,9 @@ const PYJWT_SCRIPT: &str = concat!(
 /// Verifies `tokens` with PyJWT's `PyJWKClient`, fetching the JWKS at
 /// `jwks_url` afresh: one `{"ok": ..., "claims"|"error": ...}` per token.
 pub async fn pyjwt_verify(jwks_url: String, tokens: Vec<String>) -> Vec<Value> {
-    let output = tokio::task::spawn_blocking(move || {
-        python()
-            .command()
-            .arg(PYJWT_SCRIPT)
-            .arg(&jwks_url)
-            .args(&tokens)
-            .output()
-            .expect("the provisioned python runs")
-    })
-    .await
-    .expect("blocking task");
-    assert!(
-        output.status.success(),
-        "PyJWT verifier failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
+    let args = std::iter::once(jwks_url).chain(tokens).collect();
+    run_python(PYJWT_SCRIPT, args, "PyJWT verifier")
+        .await
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
         .collect()

@@ -15,4 +15,4 @@ pub use database::TestDatabase;
 pub use forge::*;
 pub use harness::*;
 pub use keys::*;
-pub use python::python;
+pub use python::run_python;

@@ -30,6 +30,28 @@ impl Python {
     }
 }
 
+/// Runs `script` with `args` on the provisioned Python, off the async
+/// workers; its standard output. A failing script fails the test with its
+/// standard error, under `what`.
+pub async fn run_python(script: &'static str, args: Vec<String>, what: &'static str) -> String {
+    let output = tokio::task::spawn_blocking(move || {
+        python()
+            .command()
+            .arg(script)
+            .args(&args)
+            .output()
+            .expect("the provisioned python runs")
+    })
+    .await
+    .expect("blocking task");
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
 /// The provisioned Python, once per test process.
 pub fn python() -> Python {
     static PYTHON: OnceLock<Result<Python, String>> = OnceLock::new();
