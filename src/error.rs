@@ -117,7 +117,7 @@ impl From<UserError> for ApiError {
     fn from(error: UserError) -> Self {
         match error {
             UserError::Invalid(fields) => Self::Fields(fields),
-            UserError::NotFound | UserError::SignupDisabled => Self::NotFound,
+            UserError::NotFound => Self::NotFound,
             UserError::Throttled(wait) => Self::Throttled(wait),
             UserError::HashingBusy => Self::HashingBusy,
             UserError::Session(error) => Self::from(error),

@@ -103,7 +103,6 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         hashing,
         rules: settings.passwords.rules(),
         configured_claims: settings.jwt.configured_claim_names(),
-        signup_enabled: settings.signup.enabled,
     });
     let proxies = Arc::new(settings.throttle.proxies());
     Ok(AppState {

@@ -42,12 +42,7 @@ pub fn import_django(
         // Imported as it is: a custom hasher's users keep their id and
         // profile, and log in once their password is set here.
         Err(HashRefusal::Unknown) => None,
-        Err(HashRefusal::TooManyIterations { max }) => Some(format!(
-            "the password hash has more iterations than a login can afford (at most {max})"
-        )),
-        Err(HashRefusal::TooCostly) => {
-            Some("the password hash asks more memory or time than a login can afford".to_owned())
-        }
+        Err(refusal) => Some(refusal.to_string()),
     };
     let mut conn = connect(settings)?;
     let report = import::apply(&mut conn, &users, &groups, dry_run, refuse)?;

@@ -165,9 +165,11 @@ pub fn set_claims(settings: &Settings, name: &str, pairs: &[String]) -> anyhow::
 /// Prints the user and their profile as JSON (never the password hash).
 pub fn show_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
-    let user = users::find_by_username(&mut conn, name)?
+    let id = users::find_by_username(&mut conn, name)?
+        .ok_or_else(|| anyhow::anyhow!("no user named {name:?}"))?
+        .id;
+    let (user, groups) = users::find_with_groups(&mut conn, id)?
         .ok_or_else(|| anyhow::anyhow!("no user named {name:?}"))?;
-    let groups = crate::db::groups::of_user(&mut conn, user.id)?;
     let shown = json!({
         "id": user.id,
         "username": user.username,

@@ -107,6 +107,18 @@ pub fn email_in_use(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// The user with `id` and the names of their groups, sorted.
+pub fn find_with_groups(
+    conn: &mut DbConnection,
+    id: i64,
+) -> QueryResult<Option<(User, Vec<String>)>> {
+    let Some(user) = find_by_id(conn, id)? else {
+        return Ok(None);
+    };
+    let groups = super::groups::of_user(conn, id)?;
+    Ok(Some((user, groups)))
+}
+
 pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
     users::table
         .find(id)
@@ -354,19 +366,21 @@ pub fn end_all_sessions(
     .map(|changed| changed.map(|((), change)| change))
 }
 
-/// Revokes every live session of the user and voids whatever token of
-/// theirs was issued before `now`; call with the user's row locked.
+/// Revokes every live session of the user but `keep` and voids whatever
+/// token of theirs was issued before `now` (but `keep`'s); call with the
+/// user's row locked.
 fn void_tokens(
     conn: &mut DbConnection,
     id: i64,
     reason: Reason,
     now: NaiveDateTime,
+    keep: Option<&str>,
 ) -> QueryResult<Vec<String>> {
-    let revoked = sessions::end_all_for_user(conn, id, reason, now, None)?;
+    let revoked = sessions::end_all_for_user(conn, id, reason, now, keep)?;
     diesel::update(users::table.find(id))
         .set((
             users::tokens_valid_after.eq(now),
-            users::kept_session_id.eq(None::<String>),
+            users::kept_session_id.eq(keep),
         ))
         .execute(conn)?;
     Ok(revoked)
@@ -442,7 +456,7 @@ pub fn delete(conn: &mut DbConnection, key: UserKey) -> QueryResult<Option<UserC
         diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(id)))
             .execute(conn)?;
         let now = chrono::Utc::now().naive_utc();
-        let ended = void_tokens(conn, id, Reason::UserDeleted, now)?;
+        let ended = void_tokens(conn, id, Reason::UserDeleted, now, None)?;
         // The feed's lock before the memberships the cascade takes, as every
         // membership change takes them (see `super::groups`).
         super::backend::order_feed_writes(conn)?;
@@ -542,9 +556,7 @@ pub fn update(
                 return Err(Abort::UnknownGroup(unknown));
             }
         }
-        let user = find_by_id(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
-        let groups = super::groups::of_user(conn, id)?;
-        Ok((user, groups))
+        Ok(find_with_groups(conn, id)?.ok_or(diesel::result::Error::NotFound)?)
     });
     match outcome {
         Ok(Some(((user, groups), change))) => Ok(Updated::User {
@@ -586,14 +598,7 @@ pub fn change_password(
         }
         // Read after the row lock the update took (see `change_user`).
         let now = chrono::Utc::now().naive_utc();
-        let ended =
-            sessions::end_all_for_user(conn, basis.user_id, Reason::PasswordChanged, now, keep)?;
-        diesel::update(users::table.find(basis.user_id))
-            .set((
-                users::tokens_valid_after.eq(now),
-                users::kept_session_id.eq(keep),
-            ))
-            .execute(conn)?;
+        let ended = void_tokens(conn, basis.user_id, Reason::PasswordChanged, now, keep)?;
         events::publish(conn, Event::UserChanged(basis.user_id), now)?;
         Ok(Some(UserChange {
             user_id: basis.user_id,
@@ -639,7 +644,7 @@ pub(super) fn change_user<T, E: From<diesel::result::Error>>(
         // the order they commit, so the mark never moves back.
         let now = chrono::Utc::now().naive_utc();
         let ended = match revoke {
-            Some(reason) => void_tokens(conn, id, reason, now)?,
+            Some(reason) => void_tokens(conn, id, reason, now, None)?,
             None => Vec::new(),
         };
         // The feed's lock after the user's row and sessions (see

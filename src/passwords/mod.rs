@@ -82,6 +82,12 @@ impl Verification {
     }
 }
 
+/// Whether a stored hash can be matched by some password: not Django's
+/// unusable marker (`!`).
+pub fn is_usable(stored: &str) -> bool {
+    !stored.starts_with(UNUSABLE_PREFIX)
+}
+
 /// How new hashes are written (`passwords.hasher`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -115,13 +121,18 @@ impl Scheme {
 }
 
 /// Why a hash cannot be stored as it is.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HashRefusal {
     /// Not a format any Django hasher writes.
+    #[error(
+        "Unknown password hashing algorithm or format: give the hash as one of Django's hashers stores it (pbkdf2_sha256$..., argon2$..., bcrypt_sha256$$..., scrypt$..., ...), or ! for an unusable password."
+    )]
     Unknown,
     /// More PBKDF2 iterations than a login can afford.
+    #[error("This hash has more iterations than a login can afford; at most {max}.")]
     TooManyIterations { max: u32 },
     /// More memory, time or parallelism than a login can afford.
+    #[error("This hash asks more memory or time than a login can afford.")]
     TooCostly,
 }
 

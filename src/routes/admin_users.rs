@@ -7,12 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::clients::AdminClient;
-use crate::db::users::UserFilter;
 use crate::error::{ApiError, FieldErrors};
 use crate::passwords::Password;
 use crate::routes::input::{FieldReader, RequestFields, parse_bool};
 use crate::state::AppState;
-use crate::users::admin::UserPage;
+use crate::users::admin::{UserFilter, UserPage};
 use crate::users::{PasswordInput, UserDraft, UserEdit, UserRecord};
 
 /// DRF's `PAGE_SIZE` here, and the most one page may hold (`max_limit`).

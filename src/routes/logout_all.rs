@@ -18,11 +18,12 @@ pub async fn logout_all(
 ) -> Result<HttpResponse, ApiError> {
     // Without an Authorization header, in cookie mode, the refresh cookie
     // says whose sessions end (CSRF-checked); otherwise the Bearer token.
-    let from_cookie = match request.headers().get(AUTHORIZATION) {
-        Some(_) => None,
-        None => crate::cookies::refresh_cookie(&state, &request)?,
+    let no_header = request.headers().get(AUTHORIZATION).is_none();
+    let from_cookie = if no_header {
+        crate::cookies::refresh_cookie(&state, &request)?
+    } else {
+        None
     };
-    let by_cookie = from_cookie.is_some();
     let user_id = match from_cookie {
         Some(raw) => {
             crate::cookies::check_csrf(&state, &request)?;
@@ -38,9 +39,7 @@ pub async fn logout_all(
     let mut response = HttpResponse::Ok();
     // The cookies, when cookies authenticated the request (no header): they
     // are this user's.
-    if by_cookie
-        || (state.settings.cookies.enabled && request.headers().get(AUTHORIZATION).is_none())
-    {
+    if state.settings.cookies.enabled && no_header {
         crate::cookies::clear(&mut response, &state.settings.cookies);
     }
     Ok(response.json(json!({})))

@@ -214,11 +214,10 @@ fn claims_of(
     if claims.is_empty() {
         return Ok(Map::new());
     }
-    let Some(user) = users::find_by_id(conn, user_id)? else {
-        return Ok(Map::new());
-    };
-    let groups = crate::db::groups::of_user(conn, user_id)?;
-    Ok(claims.of(&user.username, &Profile::of(&user, groups)))
+    Ok(match users::find_with_groups(conn, user_id)? {
+        Some((user, groups)) => claims.of(&user.username, &Profile::of(&user, groups)),
+        None => Map::new(),
+    })
 }
 
 /// A user created by self-signup, and their first tokens.

@@ -32,7 +32,7 @@ use crate::db::refresh_tokens::batch::RotationBatcher;
 use crate::db::refresh_tokens::{self, Refusal};
 use crate::db::sessions::{self as stored_sessions, Reason};
 use crate::db::users::{UserChange, UserKey};
-use crate::db::{self, Backend, Database, DbError, groups, users, write_transaction};
+use crate::db::{self, Backend, Database, DbError, users, write_transaction};
 use crate::passwords::{HashingPool, PasswordHasher};
 use crate::throttle::{Throttle, Wait};
 use crate::tokens::{TokenError, TokenService, TokenType, UserClaim, ValidatedToken};
@@ -315,11 +315,8 @@ impl Sessions {
         let user = self
             .db
             .run(move |conn| {
-                let Some(user) = users::find_by_id(conn, user_id)? else {
-                    return Ok::<_, DbError>(None);
-                };
-                let groups = groups::of_user(conn, user_id)?;
-                Ok(Some(DirectoryUser::new(user, groups)))
+                let found = users::find_with_groups(conn, user_id)?;
+                Ok::<_, DbError>(found.map(|(user, groups)| DirectoryUser::new(user, groups)))
             })
             .await?
             .map(Arc::new);

@@ -12,8 +12,9 @@ use super::{UserError, UserRecord, Users, Words};
 use crate::db::DbError;
 use crate::db::groups;
 use crate::db::sessions::Reason;
-use crate::db::users::{self, NewUser, Updated, UserChanges, UserFilter, UserKey};
-use crate::passwords::{HashRefusal, Password, PasswordHasher};
+pub use crate::db::users::UserFilter;
+use crate::db::users::{self, NewUser, Updated, UserChanges, UserKey};
+use crate::passwords::{Password, PasswordHasher};
 use crate::sessions::SessionError;
 
 /// The order fields are reported in, as the admin serializer declares them.
@@ -33,7 +34,6 @@ const FIELD_ORDER: [&str; 12] = [
 ];
 
 const USERNAME_TAKEN: &str = "A user with that username already exists.";
-const UNKNOWN_HASH: &str = "Unknown password hashing algorithm or format: give the hash as one of Django's hashers stores it (pbkdf2_sha256$..., argon2$..., bcrypt_sha256$$..., scrypt$..., ...), or ! for an unusable password.";
 
 /// How a user's password is given: in plain text (checked against the
 /// password rules, then hashed) or as a hash in Django's format, as another
@@ -171,11 +171,8 @@ impl Users {
     pub async fn get(&self, id: i64) -> Result<UserRecord, UserError> {
         self.db
             .run(move |conn| {
-                let Some(user) = users::find_by_id(conn, id)? else {
-                    return Ok::<_, DbError>(None);
-                };
-                let groups = groups::of_user(conn, id)?;
-                Ok(Some(UserRecord::new(user, groups)))
+                let found = users::find_with_groups(conn, id)?;
+                Ok::<_, DbError>(found.map(|(user, groups)| UserRecord::new(user, groups)))
             })
             .await?
             .ok_or(UserError::NotFound)
@@ -183,7 +180,6 @@ impl Users {
 
     pub async fn update(&self, id: i64, mut edit: UserEdit) -> Result<UserRecord, UserError> {
         edit.username = edit.username.map(checks::normalized_username);
-        let current = self.get(id).await?;
         let mut problems = Problems::default();
         if let Some(username) = &edit.username {
             checks::username(username, &mut problems);
@@ -202,20 +198,32 @@ impl Users {
         let claims = edit
             .claims
             .map(|claims| checks::claims(claims, &self.configured_claims, &mut problems));
-        let profile = &current.profile;
-        let words = Words {
-            username: edit.username.clone().unwrap_or(current.username.clone()),
-            email: edit.email.clone().unwrap_or(profile.email.clone()),
-            first_name: edit
-                .first_name
-                .clone()
-                .unwrap_or(profile.first_name.clone()),
-            last_name: edit.last_name.clone().unwrap_or(profile.last_name.clone()),
-        };
         let hash = match edit.password {
-            Some(password) => self.new_hash(password, words, &mut problems).await?,
+            // Checked against the user's own words, as they will be: the
+            // one case that needs the stored user read first.
+            Some(PasswordInput::Plain(password)) => {
+                let current = self.get(id).await?;
+                let profile = &current.profile;
+                let words = Words {
+                    username: edit.username.clone().unwrap_or(current.username.clone()),
+                    email: edit.email.clone().unwrap_or(profile.email.clone()),
+                    first_name: edit
+                        .first_name
+                        .clone()
+                        .unwrap_or(profile.first_name.clone()),
+                    last_name: edit.last_name.clone().unwrap_or(profile.last_name.clone()),
+                };
+                self.new_hash(PasswordInput::Plain(password), words, &mut problems)
+                    .await?
+            }
+            Some(hash) => self.new_hash(hash, Words::default(), &mut problems).await?,
             None => None,
         };
+        // An unknown user is not found before their input is judged, as DRF
+        // finds the object first.
+        if !problems.is_empty() {
+            self.get(id).await?;
+        }
         problems.into_result(&FIELD_ORDER)?;
 
         // Whoever held the old password may hold a token; a deactivated
@@ -299,20 +307,13 @@ impl Users {
         problems: &mut Problems,
     ) -> Result<Option<String>, UserError> {
         match password {
-            PasswordInput::Hash(hash) => {
-                let refusal = match self.hasher.accepts(&hash) {
-                    Ok(()) => return Ok(Some(hash)),
-                    Err(HashRefusal::Unknown) => UNKNOWN_HASH.to_owned(),
-                    Err(HashRefusal::TooManyIterations { max }) => format!(
-                        "This hash has more iterations than a login can afford; at most {max}."
-                    ),
-                    Err(HashRefusal::TooCostly) => {
-                        "This hash asks more memory or time than a login can afford.".to_owned()
-                    }
-                };
-                problems.add("password_hash", refusal);
-                Ok(None)
-            }
+            PasswordInput::Hash(hash) => match self.hasher.accepts(&hash) {
+                Ok(()) => Ok(Some(hash)),
+                Err(refusal) => {
+                    problems.add("password_hash", refusal.to_string());
+                    Ok(None)
+                }
+            },
             PasswordInput::Plain(password) => match self.checked_hash(password, words, true).await?
             {
                 Ok(hash) => Ok(hash),

@@ -57,9 +57,6 @@ pub enum UserError {
     Invalid(FieldErrors),
     #[error("no such user")]
     NotFound,
-    /// Self-signup is off (`signup.enabled`).
-    #[error("signup is disabled")]
-    SignupDisabled,
     #[error("throttled for {0:?}")]
     Throttled(Wait),
     /// No password-hashing slot came free in time.
@@ -103,7 +100,7 @@ impl UserRecord {
             is_active: user.is_active,
             date_joined: user.date_joined,
             last_login: user.last_login,
-            has_usable_password: !user.password.starts_with('!'),
+            has_usable_password: crate::passwords::is_usable(&user.password),
             profile: Profile::of(&user, groups),
             username: user.username,
         }
@@ -120,7 +117,6 @@ pub struct Users {
     /// The configured names of the user, type and id claims, which a claims
     /// object may not use either.
     configured_claims: Vec<String>,
-    signup_enabled: bool,
 }
 
 /// What a user service is built from.
@@ -132,7 +128,6 @@ pub struct UserParts {
     pub hashing: Arc<HashingPool>,
     pub rules: PasswordRules,
     pub configured_claims: Vec<String>,
-    pub signup_enabled: bool,
 }
 
 impl Users {
@@ -145,13 +140,13 @@ impl Users {
             hashing: parts.hashing,
             rules: Arc::new(parts.rules),
             configured_claims: parts.configured_claims,
-            signup_enabled: parts.signup_enabled,
         }
     }
 }
 
 /// The words a new password is checked against (the user's own), owned so
 /// the check can run on the hashing pool.
+#[derive(Default)]
 struct Words {
     username: String,
     email: String,

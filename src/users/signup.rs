@@ -1,6 +1,7 @@
-//! Self-signup (`POST /api/register/`, as dj-rest-auth names its fields),
-//! off unless `signup.enabled`: a new active user and their first session.
-//! Every registration counts against the address's failed-login budget.
+//! Self-signup (`POST /api/register/`, as dj-rest-auth names its fields;
+//! the route answers 404 unless `signup.enabled`): a new active user and
+//! their first session. Registrations are limited per address
+//! (`throttle.signups`).
 
 use std::net::IpAddr;
 
@@ -40,9 +41,6 @@ pub struct Registration {
 
 impl Users {
     pub async fn register(&self, registration: Registration) -> Result<SignedUp, UserError> {
-        if !self.signup_enabled {
-            return Err(UserError::SignupDisabled);
-        }
         self.throttle
             .before_signup(registration.client_ip)
             .map_err(|throttled| UserError::Throttled(throttled.0))?;
