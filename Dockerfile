@@ -21,5 +21,8 @@ RUN mkdir -p /app/data && chown latchkey /app/data
 USER latchkey
 ENV LATCHKEY_SERVER__BIND=0.0.0.0:8000
 EXPOSE 8000
+# `latchkey healthcheck` asks /readyz (the image has no curl).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["latchkey", "healthcheck"]
 ENTRYPOINT ["latchkey"]
 CMD ["serve"]

@@ -57,8 +57,8 @@ fn services(settings: &JwtSettings, algorithm: Algorithm) -> (TokenService, Toke
     let mut uncached = settings.clone();
     uncached.verified_token_cache_capacity = 0;
     (
-        TokenService::new(settings.token_rules(), keys.clone()),
-        TokenService::new(uncached.token_rules(), keys),
+        TokenService::new(settings.token_rules(), keys.clone(), Default::default()),
+        TokenService::new(uncached.token_rules(), keys, Default::default()),
     )
 }
 

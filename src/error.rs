@@ -148,6 +148,10 @@ impl From<diesel::result::Error> for ApiError {
             {
                 Self::Unavailable(format!("database error: {error}"))
             }
+            // The server went away mid-request: retriable once it is back.
+            _ if crate::db::circuit::is_connection_loss(&error) => {
+                Self::Unavailable(format!("database error: {error}"))
+            }
             _ => Self::Internal(format!("database error: {error}")),
         }
     }
@@ -311,6 +315,11 @@ mod tests {
             ),
             database_error(DatabaseErrorKind::Unknown, "deadlock detected"),
             database_error(DatabaseErrorKind::Unknown, crate::db::DATABASE_LOCKED),
+            database_error(DatabaseErrorKind::ClosedConnection, "connection closed"),
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
         ] {
             let answer = ApiError::from(retriable);
             assert_eq!(answer.status_code(), StatusCode::SERVICE_UNAVAILABLE);

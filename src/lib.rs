@@ -12,17 +12,20 @@
 //! addresses) and [`db`] (storage); [`error`] turns every failure into its
 //! HTTP answer. Data flows one way: route -> service -> db.
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod commands;
 pub mod cookies;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod passwords;
 pub mod private_files;
 pub mod routes;
 pub mod sessions;
 pub mod settings;
+pub mod signals;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use latchkey::commands::import_django::{self, DjangoSource};
-use latchkey::commands::{self, groups, users};
+use latchkey::commands::{self, groups, operations, users};
 use latchkey::db::import::DjangoTables;
 use latchkey::settings::Settings;
 use latchkey::telemetry;
@@ -47,6 +47,33 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Exit 0 when the server answers ready (GET /readyz), else 1: a
+    /// container health check for images without curl.
+    Healthcheck {
+        /// host:port of the server [default: server.bind, 0.0.0.0 read as 127.0.0.1].
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// Print stored audit events (audit.store = true), newest first, one
+    /// JSON object per line.
+    Audit {
+        /// Only this user's events.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events of this kind (login_succeeded, login_failed,
+        /// refresh_reuse_detected, logout, logout_all, session_ended,
+        /// password_changed, user_created, user_deactivated, user_deleted,
+        /// key_set_reloaded, key_set_reload_refused).
+        #[arg(long)]
+        event: Option<String>,
+        /// Only events since this time (2026-12-01T09:00:00Z), date
+        /// (2026-12-01) or age (90m, 12h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +175,21 @@ fn main() -> ExitCode {
         Command::Serve => commands::serve(settings),
         Command::Migrate => commands::migrate(&settings),
         Command::FlushExpired => commands::flush_expired(&settings),
+        Command::Healthcheck { address } => operations::healthcheck(&settings, address.as_deref()),
+        Command::Audit {
+            user,
+            event,
+            since,
+            limit,
+        } => operations::audit(
+            &settings,
+            operations::AuditQuery {
+                user,
+                event,
+                since,
+                limit: limit.clamp(1, 100_000),
+            },
+        ),
         Command::Keys(KeysCommand::Generate { alg, out }) => {
             commands::generate_key(&settings, &alg, out)
         }

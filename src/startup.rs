@@ -11,12 +11,15 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, middleware, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::audit::{self, Audit};
 use crate::db::{self, Database};
 use crate::error::ApiError;
+use crate::metrics::{self, Metrics, RequestLabels, RouteLabels};
 use crate::passwords::HashingPool;
 use crate::routes::{self, input::BodyLimits};
 use crate::sessions::{SessionParts, SessionPolicy, Sessions, Upkeep};
 use crate::settings::{CorsSettings, Settings};
+use crate::signals;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 use crate::throttle::Throttle;
@@ -27,6 +30,8 @@ use crate::users::{UserParts, Users};
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on its own listener (`metrics.bind`), and its port.
+    metrics_server: Option<(Server, u16)>,
     state: AppState,
 }
 
@@ -34,17 +39,40 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let state = build_state(settings)?;
         state.sessions.start()?;
+        state.db.probe_while_unreachable(Duration::from_millis(
+            state.settings.database.probe_interval_ms,
+        ));
         spawn_throttle_pruning(
             state.throttle.clone(),
             Duration::from_secs(state.settings.throttle.prune_interval_seconds),
         );
+        if state.settings.audit.store {
+            audit::spawn_retention(
+                state.db.clone(),
+                chrono::Duration::days(i64::from(state.settings.audit.retention_days)),
+            );
+        }
+        signals::reload_on_hangup(state.clone())?;
         let listener = TcpListener::bind(&state.settings.server.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        let metrics_server = match state.settings.metrics.enabled
+            && !state.settings.metrics.bind.is_empty()
+        {
+            true => {
+                let bind = &state.settings.metrics.bind;
+                let listener = TcpListener::bind(bind)
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {bind} (metrics.bind): {e}"))?;
+                let port = listener.local_addr()?.port();
+                Some((serve_metrics(listener, state.clone())?, port))
+            }
+            false => None,
+        };
         let server = serve(listener, state.clone())?;
         Ok(Self {
             port,
             server,
+            metrics_server,
             state,
         })
     }
@@ -53,32 +81,63 @@ impl Application {
         self.port
     }
 
+    /// The port of `/metrics`' own listener, when `metrics.bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
+    /// Serves until SIGTERM or SIGINT (or the server's handle stops it):
+    /// then new connections are refused, requests in flight get
+    /// `server.shutdown_timeout_seconds` to finish, and the audit events
+    /// recorded so far are stored before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
+        let served = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
+        let audit = self.state.audit.clone();
+        let _ = tokio::task::spawn_blocking(move || audit.flush(Duration::from_secs(5))).await;
+        served
     }
 }
 
 /// Opens the database (migrating it if configured), loads the keys and
 /// builds the services.
 pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let metrics = Arc::new(Metrics::new());
     let db = Database::connect(
         &settings.database_url(),
         settings.database.pool_size,
         Duration::from_secs(settings.database.connect_timeout_seconds),
+        metrics.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     if settings.database.migrate_on_start {
-        let applied = db::run_migrations(&mut *db.pool().get()?)?;
+        let applied = db.with_connection(db::run_migrations)?;
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
     }
     let keys = KeySet::load(&settings.jwt.key_config(&settings.data_dir))?;
-    let tokens = Arc::new(TokenService::new(settings.jwt.token_rules(), keys));
+    let tokens = Arc::new(TokenService::new(
+        settings.jwt.token_rules(),
+        keys,
+        metrics.clone(),
+    ));
+    let audit = Arc::new(Audit::new(
+        metrics.clone(),
+        db.clone(),
+        settings.audit.store,
+    )?);
     let throttle = Arc::new(Throttle::new(&settings.throttle.limits()));
     let hasher = settings.passwords.hasher();
     let hashing = Arc::new(HashingPool::start(
@@ -94,15 +153,18 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         policy: SessionPolicy::from_settings(&settings),
         upkeep: Upkeep::from_settings(&settings),
         rotation_writers: settings.database.rotation_writers,
+        audit: audit.clone(),
+        metrics: metrics.clone(),
     }));
     let users = Users::new(UserParts {
         db: db.clone(),
         sessions: sessions.clone(),
         throttle: throttle.clone(),
         hasher,
-        hashing,
+        hashing: hashing.clone(),
         rules: settings.passwords.rules(),
         configured_claims: settings.jwt.configured_claim_names(),
+        audit: audit.clone(),
     });
     let proxies = Arc::new(settings.throttle.proxies());
     Ok(AppState {
@@ -112,6 +174,9 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ),
         proxies,
         throttle,
+        metrics,
+        audit,
+        hashing,
         sessions,
         users: Arc::new(users),
         tokens,
@@ -144,6 +209,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     // actix counts connections per worker.
     let per_worker = server_settings.max_connections.div_ceil(workers);
     let connections = state.connections.clone();
+    let shutdown_timeout = server_settings.shutdown_timeout_seconds;
     let cors_enabled = !state.settings.cors.allowed_origins.is_empty();
     let browser = (
         state.settings.cors.clone(),
@@ -156,6 +222,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 cors_enabled,
                 cors(&browser.0, &browser.1),
             ))
+            .wrap(middleware::from_fn(observe_request))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(middleware::from_fn(refuse_over_connection_cap))
             .app_data(data.clone())
@@ -166,8 +233,67 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .on_connect(move |connection, data| connections.on_connect(connection, data))
     .workers(workers)
     .max_connections(per_worker)
+    .shutdown_timeout(shutdown_timeout)
     .listen(listener)?;
     Ok(server.run())
+}
+
+/// `/metrics` alone, on the listener `metrics.bind` names.
+fn serve_metrics(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(routes::MetricsListener)
+            .route("/metrics", web::get().to(routes::metrics))
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
+    // SIGTERM stops the API's server, which then stops this one.
+    .disable_signals()
+    .listen(listener)?;
+    Ok(server.run())
+}
+
+/// Counts and times every request by its route template and status class
+/// (`crate::metrics`), and runs it with its client's address at hand for
+/// the audit events it records (`crate::audit`).
+async fn observe_request(
+    request: ServiceRequest,
+    next: middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let client = state
+        .as_ref()
+        .zip(request.peer_addr())
+        .map(|(state, peer)| state.proxies.client_ip(peer.ip(), request.headers()));
+    let method = metrics::method_label(request.method());
+    let outcome = Audit::for_client(client, next.call(request)).await;
+    if let Some(state) = state {
+        let (route, status) = match &outcome {
+            Ok(response) => (response.request().match_pattern(), response.status()),
+            Err(error) => (None, error.as_response_error().status_code()),
+        };
+        let route = metrics::route_label(route);
+        state
+            .metrics
+            .request_seconds
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        state
+            .metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route,
+                method,
+                status: metrics::status_class(status.as_u16()),
+            })
+            .inc();
+    }
+    outcome
 }
 
 /// CORS for the exact origins in `cors.allowed_origins`, with credentials:

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::audit::Audit;
 use crate::db::Database;
+use crate::metrics::Metrics;
+use crate::passwords::HashingPool;
 use crate::sessions::Sessions;
 use crate::settings::Settings;
 use crate::throttle::Throttle;
@@ -25,6 +28,10 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Open connections per client address.
     pub connections: Arc<ConnectionCounter>,
+    pub metrics: Arc<Metrics>,
+    pub audit: Arc<Audit>,
+    /// Where password hashes run (its load, for the metrics).
+    pub hashing: Arc<HashingPool>,
     /// The app's own pool, for tests that must hold or share it; requests
     /// reach the database through `sessions` and `users` only.
     pub db: Database,

@@ -5,6 +5,7 @@
 
 pub mod groups;
 pub mod import_django;
+pub mod operations;
 pub mod users;
 
 use chrono::Utc;

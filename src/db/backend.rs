@@ -154,7 +154,8 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+        // A connection found dead on this thread (see `super::circuit`).
+        super::circuit::take_suspect() || conn.is_broken()
     }
 }
 
@@ -251,6 +252,11 @@ pub(super) fn begin_write(conn: &mut DbConnection) -> QueryResult<Option<SqliteW
 /// Builds the pool. For SQLite, creates the file's directory first so the
 /// embedded default works in an empty checkout.
 pub fn build_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
+    Ok(pool_builder(size, timeout).build(prepare(url)?)?)
+}
+
+/// The connection manager for `url`, its SQLite file's directory made first.
+pub(super) fn prepare(url: &DatabaseUrl) -> anyhow::Result<ConnectionManager> {
     let manager = ConnectionManager::new(url);
     if url.backend() == Backend::Sqlite {
         let target = url.sqlite_target();
@@ -266,7 +272,12 @@ pub fn build_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Re
             crate::private_files::ensure_owner_only(Path::new(target))?;
         }
     }
-    let pool = r2d2::Pool::builder()
+    Ok(manager)
+}
+
+/// The pool's settings, before its manager is given.
+pub(super) fn pool_builder(size: u32, timeout: Duration) -> r2d2::Builder<ConnectionManager> {
+    r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
         // A ping before every checkout would add a round trip to each request;
@@ -274,8 +285,6 @@ pub fn build_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Re
         .test_on_check_out(false)
         .connection_timeout(timeout)
         .connection_customizer(Box::new(ConnectionSetup))
-        .build(manager)?;
-    Ok(pool)
 }
 
 /// Applies the pending migrations of the connection's backend; returns how many ran.

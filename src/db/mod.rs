@@ -6,7 +6,9 @@
 //! (and PostgreSQL's batched rotation, `refresh_tokens::batch`). No HTTP
 //! types here.
 
+pub mod audit;
 pub mod backend;
+pub mod circuit;
 mod cleanup;
 pub mod events;
 pub mod groups;
@@ -16,7 +18,8 @@ pub mod schema;
 pub mod sessions;
 pub mod users;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::TransactionManager;
 use diesel::pg::PgConnection;
@@ -27,7 +30,10 @@ use diesel::{Connection, QueryResult};
 pub use backend::{
     Backend, ConnectionManager, DATABASE_LOCKED, DatabaseUrl, UnsupportedScheme, build_pool,
 };
+use circuit::{CheckoutError, Reachability, TripOnConnectError};
 pub use cleanup::{Flushed, flush_expired};
+
+use crate::metrics::Metrics;
 
 /// A connection to whichever backend the database URL names.
 #[derive(diesel::MultiConnection)]
@@ -104,20 +110,37 @@ fn rollback(conn: &mut DbConnection) -> QueryResult<()> {
     }
 }
 
-/// The handle routes use: runs storage code on the blocking pool with a pooled
-/// connection, keeping the caller's tracing span.
+/// The handle services use: runs storage code on the blocking pool with a
+/// pooled connection, keeping the caller's tracing span, and fails at once
+/// while the database is unreachable (see [`circuit`]).
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
     backend: Backend,
+    /// How long a checkout waits for a connection (`database.connect_timeout_seconds`).
+    timeout: Duration,
+    reachability: Arc<Reachability>,
+    metrics: Arc<Metrics>,
 }
 
 impl Database {
     /// Opens the pool for `url` (see [`build_pool`]).
-    pub fn connect(url: &DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn connect(
+        url: &DatabaseUrl,
+        size: u32,
+        timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let reachability = Arc::new(Reachability::default());
+        let pool = backend::pool_builder(size, timeout)
+            .error_handler(Box::new(TripOnConnectError(reachability.clone())))
+            .build(backend::prepare(url)?)?;
         Ok(Self {
             backend: url.backend(),
-            pool: build_pool(url, size, timeout)?,
+            pool,
+            timeout,
+            reachability,
+            metrics,
         })
     }
 
@@ -130,22 +153,123 @@ impl Database {
         self.backend
     }
 
+    /// Whether the database was found out of reach (and not yet back).
+    pub fn is_unreachable(&self) -> bool {
+        self.reachability.is_unreachable()
+    }
+
+    /// A pooled connection, waiting at most `wait`; at once an error while
+    /// the database is unreachable. Blocking: not for the async workers.
+    pub fn checkout(&self, wait: Duration) -> Result<PooledConnection, DbError> {
+        let started = Instant::now();
+        let outcome = circuit::checkout(&self.reachability, started + wait, |slice| {
+            self.pool.get_timeout(slice).ok()
+        });
+        self.metrics
+            .db_wait_seconds
+            .observe(started.elapsed().as_secs_f64());
+        outcome.map_err(|error| match error {
+            CheckoutError::Unreachable => {
+                self.metrics.db_fast_failures.inc();
+                DbError::Unavailable("the database is unreachable".to_owned())
+            }
+            CheckoutError::TimedOut => {
+                DbError::Unavailable(format!("no database connection came free within {wait:?}"))
+            }
+        })
+    }
+
+    /// Runs `work` with a pooled connection, on this thread (blocking). A
+    /// connection that fails its work and then a ping is dropped from the
+    /// pool: its server went away.
+    pub fn with_connection<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let mut conn = self.checkout(self.timeout)?;
+        let outcome = work(&mut conn);
+        if outcome.is_err() && ping(&mut conn).is_err() {
+            circuit::SUSPECT.with(|suspect| suspect.set(true));
+        }
+        drop(conn);
+        // A connection that was never suspect leaves the flag clear.
+        circuit::take_suspect();
+        outcome
+    }
+
+    /// [`Self::with_connection`] on the blocking pool.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        if self.is_unreachable() {
+            // Not even a blocking thread is taken.
+            self.metrics.db_fast_failures.inc();
+            return Err(E::from(DbError::Unavailable(
+                "the database is unreachable".to_owned(),
+            )));
+        }
+        let db = self.clone();
         let span = tracing::Span::current();
-        actix_web::web::block(move || {
-            span.in_scope(|| {
-                let mut conn = pool.get().map_err(DbError::from)?;
-                work(&mut conn)
-            })
-        })
-        .await
-        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+        actix_web::web::block(move || span.in_scope(|| db.with_connection(work)))
+            .await
+            .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+
+    /// While the database is unreachable, tries a connection every
+    /// `interval` (off the async workers) and marks it reachable once one
+    /// answers a ping. Runs for as long as the runtime does.
+    pub fn probe_while_unreachable(&self, interval: Duration) {
+        let db = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if !db.is_unreachable() {
+                    continue;
+                }
+                let probe = db.clone();
+                let answered = tokio::task::spawn_blocking(move || probe.probe(interval))
+                    .await
+                    .unwrap_or(false);
+                if answered && db.reachability.regained() {
+                    tracing::warn!("database reachable again; serving requests that need it");
+                }
+            }
+        });
+    }
+
+    /// One probe: checks out every connection the pool will give within
+    /// `wait` (dead ones are dropped, so the pool holds live ones when the
+    /// database is back); true when one answered.
+    fn probe(&self, wait: Duration) -> bool {
+        let mut held = Vec::new();
+        let mut answered = false;
+        let deadline = Instant::now() + wait;
+        while held.len() <= self.pool.max_size() as usize {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(mut conn) = self.pool.get_timeout(left.max(Duration::from_millis(1))) else {
+                break;
+            };
+            if ping(&mut conn).is_ok() {
+                answered = true;
+                held.push(conn);
+            } else {
+                circuit::SUSPECT.with(|suspect| suspect.set(true));
+                drop(conn);
+                circuit::take_suspect();
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        answered
     }
 }
 

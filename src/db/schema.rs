@@ -61,7 +61,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_events,
     token_families,
     user_groups,
-    user_group_members
+    user_group_members,
+    audit_events
 );
 
 diesel::table! {
@@ -84,5 +85,17 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         client_ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        event -> Text,
+        user_id -> Nullable<BigInt>,
+        session_id -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }

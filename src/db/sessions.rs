@@ -53,7 +53,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Logout => "logout",
             Self::LogoutAll => "logout_all",

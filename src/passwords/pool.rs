@@ -1,6 +1,8 @@
 //! The threads login password hashes run on, a few at a time and at a
 //! lower CPU priority than the request workers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 /// Where logins hash: `threads` dedicated threads running at a lower CPU
 /// priority (nice 10) than the request workers, so a login flood yields the
 /// CPU to verify, refresh and Bearer calls instead of adding to their
@@ -10,6 +12,25 @@ pub struct HashingPool {
     jobs: std::sync::mpsc::SyncSender<HashJob>,
     slots: std::sync::Arc<tokio::sync::Semaphore>,
     wait: std::time::Duration,
+    /// Hashes waiting for a slot, and running, now (for the metrics).
+    waiting: std::sync::Arc<AtomicUsize>,
+    running: std::sync::Arc<AtomicUsize>,
+}
+
+/// Counts one while alive.
+struct Counted(std::sync::Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &std::sync::Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
@@ -49,7 +70,17 @@ impl HashingPool {
             jobs,
             slots: std::sync::Arc::new(tokio::sync::Semaphore::new(threads)),
             wait,
+            waiting: Default::default(),
+            running: Default::default(),
         })
+    }
+
+    /// Hashes waiting for a slot and hashes running, now.
+    pub fn load(&self) -> (usize, usize) {
+        (
+            self.waiting.load(Ordering::Relaxed),
+            self.running.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs `work` on a hashing thread once one is free.
@@ -57,13 +88,18 @@ impl HashingPool {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashingBusy> {
+        let waiting = Counted::new(&self.waiting);
         let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| HashingBusy)?
             .map_err(|_| HashingBusy)?;
+        drop(waiting);
         let (done, result) = tokio::sync::oneshot::channel();
+        let running = self.running.clone();
         let job: HashJob = Box::new(move || {
+            let counted = Counted::new(&running);
             let value = work();
+            drop(counted);
             // Free before answering: the caller's next login must find the
             // slot free, even when this low-priority thread is not scheduled
             // again for a while after the answer wakes it.

@@ -11,7 +11,13 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.sessions.storage_ready().await {
+    // Within a second whatever the database does: a health checker's
+    // timeout is often not much longer.
+    match state
+        .sessions
+        .storage_ready(std::time::Duration::from_millis(900))
+        .await
+    {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" })),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");

@@ -2,12 +2,15 @@
 //! (`crate::sessions`, `crate::tokens`) and shape the response; errors become
 //! responses in `crate::error`. No route reaches storage.
 
+mod admin_audit;
 mod admin_users;
 mod health;
 pub mod input;
+mod listing;
 mod logout_all;
 mod me;
 mod password_change;
+mod prometheus;
 mod register;
 mod schema;
 mod sessions;
@@ -25,6 +28,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+pub use prometheus::{MetricsListener, metrics};
 
 const POST_ONLY: &str = "POST, OPTIONS";
 const GET_ONLY: &str = "GET, HEAD, OPTIONS";
@@ -37,7 +41,7 @@ const READ_CHANGE_DELETE: &str = "GET, PATCH, DELETE, HEAD, OPTIONS";
 /// it too). [`configure`] registers exactly these, one [`resource`] per path,
 /// so this list is the app's side of the drift test in `tests/api/schema.rs`.
 /// OPTIONS (every path) and HEAD (every GET path) are answered and not listed.
-pub const ROUTES: [(&str, &str); 23] = [
+pub const ROUTES: [(&str, &str); 25] = [
     ("POST", "/api/token/"),
     ("POST", "/api/token/refresh/"),
     ("POST", "/api/token/verify/"),
@@ -55,12 +59,14 @@ pub const ROUTES: [(&str, &str); 23] = [
     ("PATCH", "/api/admin/users/{id}/"),
     ("DELETE", "/api/admin/users/{id}/"),
     ("POST", "/api/admin/users/{id}/logout-all/"),
+    ("GET", "/api/admin/audit/"),
     ("GET", "/api/schema/"),
     ("GET", "/openapi.yaml"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/.well-known/openid-configuration"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/metrics"),
 ];
 
 /// The paths most requests take, in the order they are matched first.
@@ -156,6 +162,7 @@ fn resource(path: &str, at: &str) -> actix_web::Resource {
         "/api/admin/users/{id}/logout-all/" => {
             post_endpoint(at, "User Logout All", admin_users::logout_all)
         }
+        "/api/admin/audit/" => get_endpoint(at, "Audit Events", admin_audit::list),
         "/api/schema/" | "/openapi.yaml" => get_endpoint(at, "Schema", schema::schema),
         "/.well-known/jwks.json" => get_endpoint(at, "JWKS", well_known::jwks),
         "/.well-known/openid-configuration" => {
@@ -163,6 +170,7 @@ fn resource(path: &str, at: &str) -> actix_web::Resource {
         }
         "/healthz" => get_endpoint(at, "Health", health::healthz),
         "/readyz" => get_endpoint(at, "Ready", health::readyz),
+        "/metrics" => get_endpoint(at, "Metrics", prometheus::metrics),
         other => unreachable!("ROUTES lists {other}, which has no handler"),
     }
 }

@@ -104,6 +104,15 @@ impl UserDirectory {
         entries.insert(user.id, user);
     }
 
+    /// How many users are held.
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn invalidate(&self, ids: impl IntoIterator<Item = i64>) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);

@@ -10,9 +10,11 @@ use diesel::QueryResult;
 use serde_json::{Map, Value};
 
 use super::{SessionError, Sessions, TokenPair};
+use crate::audit::{Event, Kind};
 use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::sessions::{self as stored_sessions, NewSession};
 use crate::db::{DbConnection, DbError, users, write_transaction};
+use crate::metrics::Metrics;
 use crate::passwords::{Password, Verification};
 use crate::tokens::{Stamp, TokenType};
 use crate::users::{Profile, TokenClaims};
@@ -44,7 +46,10 @@ impl Sessions {
         let reservation = self
             .throttle
             .before_login(client_ip, account)
-            .map_err(|throttled| SessionError::Throttled(throttled.0))?;
+            .map_err(|throttled| {
+                Metrics::count(&self.metrics.logins, "outcome", "throttled");
+                SessionError::Throttled(throttled.0)
+            })?;
         let user = self
             .db
             .run(move |conn| users::find_by_username(conn, &username).map_err(DbError::from))
@@ -88,15 +93,27 @@ impl Sessions {
         let Ok((verification, upgraded_hash)) = verification else {
             // No hashing slot: nothing was hashed.
             reservation.release();
+            Metrics::count(&self.metrics.logins, "outcome", "busy");
+            self.metrics.hashes_refused.inc();
             return Err(SessionError::HashingBusy);
         };
 
         // Django's ModelBackend refuses inactive users whatever CHECK_USER_IS_ACTIVE says.
         let user = match user {
             Some(user) if verification.is_match() && user.is_active => user,
-            _ => {
+            other => {
                 reservation.failed();
-                tracing::info!(%client_ip, "login failed");
+                let failed = Event::new(Kind::LoginFailed).client(client_ip);
+                // The username is not logged: a password typed in its field
+                // would be.
+                let failed = match other {
+                    None => failed.detail("unknown_user"),
+                    Some(user) if !verification.is_match() => {
+                        failed.user(user.id).detail("wrong_password")
+                    }
+                    Some(user) => failed.user(user.id).detail("inactive_user"),
+                };
+                self.login_failed(failed);
                 return Err(SessionError::BadCredentials);
             }
         };
@@ -139,11 +156,22 @@ impl Sessions {
             // logged out everywhere, while this login was hashing: the check
             // no longer stands, and nothing was written.
             reservation.failed();
-            tracing::info!(%client_ip, user_id = user.id, "login lost a race with a change to the user");
+            self.login_failed(
+                Event::new(Kind::LoginFailed)
+                    .client(client_ip)
+                    .user(user.id)
+                    .detail("user_changed_during_login"),
+            );
             return Err(SessionError::BadCredentials);
         };
         reservation.release();
-
+        Metrics::count(&self.metrics.logins, "outcome", "succeeded");
+        self.audit.record(
+            Event::new(Kind::LoginSucceeded)
+                .client(client_ip)
+                .user(user.id)
+                .session(opened.session_id.clone()),
+        );
         Ok(self.pair(user.id, &opened, &claims))
     }
 
@@ -169,10 +197,22 @@ impl Sessions {
                 })
             })
             .await?;
+        self.audit.record(
+            Event::new(Kind::UserCreated)
+                .client(client_ip)
+                .user(user_id)
+                .session(opened.session_id.clone())
+                .detail("signup"),
+        );
         Ok(Registered {
             user_id,
             tokens: self.pair(user_id, &opened, &claims),
         })
+    }
+
+    fn login_failed(&self, event: Event) {
+        Metrics::count(&self.metrics.logins, "outcome", "failed");
+        self.audit.record(event);
     }
 
     /// What a session about to be written for this client needs.

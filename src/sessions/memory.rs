@@ -4,6 +4,7 @@
 //! whether it was made here or read from the change feed.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 
@@ -13,11 +14,33 @@ use super::revoked::RevokedSessions;
 pub struct Memory {
     revoked: RevokedSessions,
     directory: UserDirectory,
+    /// When the change feed was last read in full.
+    synced_at: parking_lot::Mutex<Instant>,
 }
 
 impl Memory {
     pub fn new(revoked: RevokedSessions, directory: UserDirectory) -> Self {
-        Self { revoked, directory }
+        Self {
+            revoked,
+            directory,
+            synced_at: parking_lot::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The change feed was read up to its end just now.
+    pub fn synced(&self) {
+        *self.synced_at.lock() = Instant::now();
+    }
+
+    /// How long ago the change feed was last read: how stale this
+    /// instance's view of changes made elsewhere may be.
+    pub fn sync_lag(&self) -> Duration {
+        self.synced_at.lock().elapsed()
+    }
+
+    /// Ended sessions held, and users cached.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.revoked.len(), self.directory.len())
     }
 
     /// Sessions that ended at `at`: their access tokens are refused from now on.

@@ -27,12 +27,14 @@ use std::sync::Arc;
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::audit::{Audit, Event, Kind};
 use crate::db::refresh_tokens::Adoption;
 use crate::db::refresh_tokens::batch::RotationBatcher;
 use crate::db::refresh_tokens::{self, Refusal};
 use crate::db::sessions::{self as stored_sessions, Reason};
 use crate::db::users::{UserChange, UserKey};
 use crate::db::{self, Backend, Database, DbError, users, write_transaction};
+use crate::metrics::Metrics;
 use crate::passwords::{HashingPool, PasswordHasher};
 use crate::throttle::{Throttle, Wait};
 use crate::tokens::{TokenError, TokenService, TokenType, UserClaim, ValidatedToken};
@@ -109,6 +111,8 @@ pub struct Sessions {
     hasher: PasswordHasher,
     /// Where login password hashes run, a few at a time.
     hashing: Arc<HashingPool>,
+    audit: Arc<Audit>,
+    metrics: Arc<Metrics>,
 }
 
 /// What a session service is built from.
@@ -122,6 +126,8 @@ pub struct SessionParts {
     pub upkeep: Upkeep,
     /// Writer threads for batched rotations (PostgreSQL).
     pub rotation_writers: usize,
+    pub audit: Arc<Audit>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Sessions {
@@ -132,7 +138,7 @@ impl Sessions {
         let batch = parts.db.backend() == Backend::Postgres && policy.retire_rotated;
         Self {
             rotations: batch
-                .then(|| RotationBatcher::start(parts.db.pool().clone(), parts.rotation_writers)),
+                .then(|| RotationBatcher::start(parts.db.clone(), parts.rotation_writers)),
             memory: Arc::new(Memory::new(
                 revoked::RevokedSessions::new(upkeep.access_lifetime_seconds, upkeep.leeway),
                 directory::UserDirectory::new(upkeep.users_capacity),
@@ -142,6 +148,8 @@ impl Sessions {
             throttle: parts.throttle,
             hasher: parts.hasher,
             hashing: parts.hashing,
+            audit: parts.audit,
+            metrics: parts.metrics,
             policy,
             upkeep,
         }
@@ -151,9 +159,11 @@ impl Sessions {
     /// with the change feed and, when configured, deletes expired rows.
     /// Call once, inside the runtime, before serving.
     pub fn start(&self) -> anyhow::Result<()> {
-        let position = sync::warm_start(&mut *self.db.pool().get()?, &self.memory)?;
+        let position = self
+            .db
+            .with_connection(|conn| sync::warm_start(conn, &self.memory))?;
         sync::spawn(
-            self.db.pool().clone(),
+            self.db.clone(),
             self.memory.clone(),
             position,
             self.upkeep.sync_interval,
@@ -168,19 +178,34 @@ impl Sessions {
         &self.policy
     }
 
-    /// Whether the database answers.
-    pub async fn storage_ready(&self) -> Result<(), SessionError> {
-        self.db
-            .run(|conn| db::ping(conn).map_err(DbError::from))
-            .await?;
+    /// Whether the database answers within `wait`: at once "no" while it
+    /// is known to be unreachable.
+    pub async fn storage_ready(&self, wait: std::time::Duration) -> Result<(), SessionError> {
+        if self.db.is_unreachable() {
+            return Err(DbError::Unavailable("the database is unreachable".to_owned()).into());
+        }
+        let db = self.db.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.checkout(wait)?;
+            db::ping(&mut conn).map_err(DbError::from)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))??;
         Ok(())
+    }
+
+    /// This instance's memory and change-feed state, for the metrics.
+    pub fn readings(&self) -> (usize, usize, std::time::Duration) {
+        let (revoked, users) = self.memory.sizes();
+        (revoked, users, self.memory.sync_lag())
     }
 
     /// The refresh limit of the client's address, before anything is read.
     pub fn admit_refresh(&self, client: IpAddr) -> Result<(), SessionError> {
-        self.throttle
-            .before_refresh(client)
-            .map_err(|throttled| SessionError::Throttled(throttled.0))
+        self.throttle.before_refresh(client).map_err(|throttled| {
+            Metrics::count(&self.metrics.refreshes, "outcome", "throttled");
+            SessionError::Throttled(throttled.0)
+        })
     }
 
     /// Logout: retires the refresh token and ends its session, access tokens
@@ -198,6 +223,18 @@ impl Sessions {
                     .map_err(DbError::from)
             })
             .await?;
+        if let Some(session_id) = &logout.ended_session {
+            Metrics::count(
+                &self.metrics.sessions_ended,
+                "reason",
+                Reason::Logout.as_str(),
+            );
+            let event = Event::new(Kind::Logout).session(session_id.clone());
+            self.audit.record(match token.user {
+                UserClaim::Id(user_id) => event.user(user_id),
+                _ => event,
+            });
+        }
         // Enforced here at once; on other instances within the sync interval.
         self.memory
             .sessions_ended(logout.ended_session, now.naive_utc());
@@ -219,7 +256,12 @@ impl Sessions {
             })
             .await?
             .ok_or(SessionError::UnknownUser)?;
-        self.user_changed(change);
+        self.audit.record(
+            Event::new(Kind::LogoutAll)
+                .user(user_id)
+                .detail(format!("{} session(s) ended", change.ended_sessions.len())),
+        );
+        self.user_changed(change, Reason::LogoutAll);
         Ok(())
     }
 
@@ -244,7 +286,13 @@ impl Sessions {
     /// Enforces a change to a user on this instance at once (other
     /// instances read it from the change feed within the sync interval):
     /// the sessions it ended, and the user as cached.
-    pub fn user_changed(&self, change: UserChange) {
+    pub fn user_changed(&self, change: UserChange, reason: Reason) {
+        if !change.ended_sessions.is_empty() {
+            self.metrics
+                .sessions_ended
+                .get_or_create(&[("reason", reason.as_str())])
+                .inc_by(change.ended_sessions.len() as u64);
+        }
         self.memory.sessions_ended(change.ended_sessions, change.at);
         self.memory.users_changed([change.user_id]);
     }
@@ -298,6 +346,17 @@ impl Sessions {
         if !ended {
             return Err(SessionError::UnknownSession);
         }
+        Metrics::count(
+            &self.metrics.sessions_ended,
+            "reason",
+            Reason::SessionDeleted.as_str(),
+        );
+        self.audit.record(
+            Event::new(Kind::SessionEnded)
+                .user(user_id)
+                .session(session_id.clone())
+                .detail(Reason::SessionDeleted.as_str()),
+        );
         self.memory.sessions_ended([session_id], now);
         Ok(())
     }

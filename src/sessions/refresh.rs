@@ -9,8 +9,11 @@ use chrono::Utc;
 use serde_json::Map;
 
 use super::{SessionError, Sessions};
+use crate::audit::{Event, Kind};
 use crate::db::DbError;
 use crate::db::refresh_tokens::{self, Refresh, Refreshed, Refusal};
+use crate::db::sessions::Reason;
+use crate::metrics::Metrics;
 use crate::tokens::{TokenType, UserClaim};
 
 /// What a refresh signed: an access token and, with rotation, the refresh
@@ -64,14 +67,35 @@ impl Sessions {
         };
 
         let (session_id, child) = match outcome {
-            Refreshed::Refused(refusal) => return Err(SessionError::Refused(refusal)),
+            Refreshed::Refused(refusal) => {
+                Metrics::count(&self.metrics.refreshes, "outcome", "refused");
+                return Err(SessionError::Refused(refusal));
+            }
             Refreshed::ReuseDetected { session_id } => {
+                Metrics::count(&self.metrics.refreshes, "outcome", "refused");
+                self.metrics.refresh_reuse.inc();
+                Metrics::count(
+                    &self.metrics.sessions_ended,
+                    "reason",
+                    Reason::ReuseDetected.as_str(),
+                );
+                let reused = Event::new(Kind::RefreshReuseDetected).session(session_id.clone());
+                self.audit.record(match presented.user {
+                    UserClaim::Id(user_id) => reused.user(user_id),
+                    _ => reused,
+                });
                 // Enforced here at once; on other instances within the sync interval.
                 self.memory.sessions_ended([session_id], now.naive_utc());
                 return Err(SessionError::Refused(Refusal::Blacklisted));
             }
-            Refreshed::Rotated { session_id, child } => (session_id, child),
-            Refreshed::Replayed { session_id, child } => (session_id, Some(child)),
+            Refreshed::Rotated { session_id, child } => {
+                Metrics::count(&self.metrics.refreshes, "outcome", "rotated");
+                (session_id, child)
+            }
+            Refreshed::Replayed { session_id, child } => {
+                Metrics::count(&self.metrics.refreshes, "outcome", "replayed");
+                (session_id, Some(child))
+            }
         };
         let access = self.tokens.issue_from(
             TokenType::Access,

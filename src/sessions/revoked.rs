@@ -45,6 +45,15 @@ impl RevokedSessions {
             .insert(sid, revoked_at);
     }
 
+    /// How many ended sessions are held.
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Forgets revocations no unexpired access token can be affected by.
     pub fn prune(&self, now: NaiveDateTime) {
         let horizon = self.horizon(now);

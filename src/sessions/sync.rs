@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::memory::Memory;
 use crate::db::events::{self, Event};
-use crate::db::{DbConnection, Pool, sessions};
+use crate::db::{Database, DbConnection, sessions};
 
 /// Events read per poll.
 const EVENT_BATCH: i64 = 1000;
@@ -43,18 +43,21 @@ pub fn apply(batch: &[(i64, Event)], memory: &Memory) {
 }
 
 /// Polls the feed from `after` on, for as long as the runtime runs.
-pub fn spawn(pool: Pool, memory: Arc<Memory>, after: i64, interval: Duration) {
+pub fn spawn(db: Database, memory: Arc<Memory>, after: i64, interval: Duration) {
     tokio::spawn(async move {
         let mut last_seen = after;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let pool = pool.clone();
-            let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let mut conn = pool.get()?;
-                let conn: &mut DbConnection = &mut conn;
-                Ok(events::since(conn, last_seen, EVENT_BATCH)?)
+            if db.is_unreachable() {
+                continue;
+            }
+            let db = db.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                db.with_connection(|conn: &mut DbConnection| -> anyhow::Result<_> {
+                    Ok(events::since(conn, last_seen, EVENT_BATCH)?)
+                })
             })
             .await;
             match read {
@@ -63,6 +66,9 @@ pub fn spawn(pool: Pool, memory: Arc<Memory>, after: i64, interval: Duration) {
                         last_seen = *id;
                     }
                     apply(&batch, &memory);
+                    if batch.len() < EVENT_BATCH as usize {
+                        memory.synced();
+                    }
                     memory.prune(chrono::Utc::now().naive_utc());
                 }
                 Ok(Err(error)) => {

@@ -55,6 +55,48 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub throttle: ThrottleSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+    pub audit: AuditSettings,
+    /// Where these settings were loaded from, to read them again (the key
+    /// set, on SIGHUP); `None` for settings built in code.
+    #[serde(skip)]
+    pub config_dir: Option<PathBuf>,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Clone, Debug, Deserialize)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Empty: `/metrics` on the API's own listener; else only on this address.
+    pub bind: String,
+}
+
+/// `[audit]`: whether audit events are also stored, and for how long.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuditSettings {
+    pub store: bool,
+    pub retention_days: u32,
+}
+
+impl MetricsSettings {
+    fn validate(&self) -> Result<(), String> {
+        if !self.bind.is_empty() && self.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "metrics.bind is {:?}; give an address and port, e.g. \"127.0.0.1:9100\", or leave it empty",
+                self.bind
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AuditSettings {
+    fn validate(&self) -> Result<(), String> {
+        if self.retention_days == 0 {
+            return Err("audit.retention_days must be at least 1".to_owned());
+        }
+        Ok(())
+    }
 }
 
 /// `[signup]`: whether anyone may create their own account.
@@ -169,7 +211,7 @@ impl Settings {
         }
         .unwrap_or_else(|| "development".to_owned());
         let overlay = config_dir.join(format!("{environment}.toml"));
-        let settings: Settings = Config::builder()
+        let mut settings: Settings = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::from(overlay).format(FileFormat::Toml).required(false))
             .add_source(
@@ -182,6 +224,7 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         settings.validate()?;
+        settings.config_dir = Some(config_dir.to_owned());
         Ok(settings)
     }
 
@@ -225,6 +268,8 @@ impl Settings {
             .and_then(|()| self.cache.validate())
             .and_then(|()| self.passwords.validate())
             .and_then(|()| self.database.validate())
+            .and_then(|()| self.metrics.validate())
+            .and_then(|()| self.audit.validate())
             .map_err(SettingsError::Invalid)
     }
 

@@ -11,6 +11,8 @@ pub struct ServerSettings {
     pub body_timeout_ms: u64,
     pub max_connections: usize,
     pub max_connections_per_address: usize,
+    /// How long requests in flight may take to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
 }
 
 impl ServerSettings {
@@ -42,6 +44,9 @@ impl ServerSettings {
                 "server.body_timeout_ms must be between 100 and 300000: a body that trickles in must not hold its connection for long"
                     .to_owned(),
             );
+        }
+        if self.shutdown_timeout_seconds > 3600 {
+            return Err("server.shutdown_timeout_seconds must be at most 3600".to_owned());
         }
         if self.max_connections == 0 {
             return Err("server.max_connections must be at least 1".to_owned());

@@ -14,11 +14,18 @@ use super::ValidatedToken;
 const SHARDS: usize = 16;
 
 pub struct VerifiedTokens {
-    shards: Vec<Mutex<HashMap<[u8; 32], Arc<ValidatedToken>>>>,
+    shards: Vec<Mutex<HashMap<[u8; 32], Entry>>>,
     per_shard: usize,
 }
 
 pub type Fingerprint = [u8; 32];
+
+/// A verified token and the key set that verified it: a token checked
+/// with a key set since replaced is checked again.
+struct Entry {
+    keys_version: u64,
+    token: Arc<ValidatedToken>,
+}
 
 impl VerifiedTokens {
     /// Keeps at most about `capacity` tokens; 0 disables the cache.
@@ -36,14 +43,12 @@ impl VerifiedTokens {
         fingerprint
     }
 
-    fn shard(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> &Mutex<HashMap<Fingerprint, Arc<ValidatedToken>>> {
+    fn shard(&self, fingerprint: &Fingerprint) -> &Mutex<HashMap<Fingerprint, Entry>> {
         &self.shards[usize::from(fingerprint[0]) % SHARDS]
     }
 
-    pub fn get(&self, fingerprint: &Fingerprint) -> Option<Arc<ValidatedToken>> {
+    /// The token verified with key set `keys_version`, if it was.
+    pub fn get(&self, fingerprint: &Fingerprint, keys_version: u64) -> Option<Arc<ValidatedToken>> {
         if self.per_shard == 0 {
             return None;
         }
@@ -51,10 +56,18 @@ impl VerifiedTokens {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(fingerprint)
-            .cloned()
+            .filter(|entry| entry.keys_version == keys_version)
+            .map(|entry| entry.token.clone())
     }
 
-    pub fn insert(&self, fingerprint: Fingerprint, token: Arc<ValidatedToken>) {
+    /// Forgets every token (the key set changed).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            shard.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    pub fn insert(&self, fingerprint: Fingerprint, keys_version: u64, token: Arc<ValidatedToken>) {
         if self.per_shard == 0 {
             return;
         }
@@ -65,11 +78,17 @@ impl VerifiedTokens {
         if shard.len() >= self.per_shard {
             // Expired entries go first; if none has, the shard starts over.
             let now = chrono::Utc::now().naive_utc();
-            shard.retain(|_, token| token.expires_at >= now);
+            shard.retain(|_, entry| entry.token.expires_at >= now);
             if shard.len() >= self.per_shard {
                 shard.clear();
             }
         }
-        shard.insert(fingerprint, token);
+        shard.insert(
+            fingerprint,
+            Entry {
+                keys_version,
+                token,
+            },
+        );
     }
 }

@@ -110,7 +110,8 @@ impl TokenService {
         if let Some(issuer) = &self.rules.issuer {
             claims.insert("iss".to_owned(), Value::from(issuer.as_str()));
         }
-        let signing = self.keys.signing();
+        let keys = self.keys.load();
+        let signing = keys.signing();
         let payload = serde_json::to_vec(&claims).expect("a JSON map serializes");
         let message = format!(
             "{}.{}",
@@ -118,6 +119,7 @@ impl TokenService {
             URL_SAFE_NO_PAD.encode(payload)
         );
         let signature = signing.sign(message.as_bytes());
+        crate::metrics::Metrics::count(&self.metrics.tokens_issued, "token_type", kind.as_str());
         IssuedToken {
             token: format!("{message}.{signature}"),
             stamp: stamp.clone(),

@@ -12,7 +12,12 @@ mod issue;
 pub mod keys;
 mod verify;
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use jsonwebtoken::{Algorithm, Validation};
+
+use crate::metrics::Metrics;
 
 pub use algorithms::{ALGORITHM_NAMES, algorithm_name, parse_algorithm};
 pub use claims::{
@@ -42,30 +47,70 @@ pub struct TokenRules {
 }
 
 pub struct TokenService {
-    keys: KeySet,
+    /// The key set in use, swapped whole by [`Self::replace_keys`]: a token
+    /// is signed or checked with one key set from start to end.
+    keys: ArcSwap<ActiveKeys>,
     rules: TokenRules,
+    verified: cache::VerifiedTokens,
+    metrics: Arc<Metrics>,
+}
+
+/// A key set in use and what is derived from it.
+pub struct ActiveKeys {
+    set: KeySet,
     /// Built once per algorithm: building one per token showed up in profiles.
     validations: Vec<(Algorithm, Validation)>,
-    verified: cache::VerifiedTokens,
+    /// 1 for the key set read at start, one more for each replacement.
+    pub version: u64,
+}
+
+impl std::ops::Deref for ActiveKeys {
+    type Target = KeySet;
+
+    fn deref(&self) -> &KeySet {
+        &self.set
+    }
+}
+
+impl ActiveKeys {
+    fn new(set: KeySet, rules: &TokenRules, version: u64) -> Self {
+        let validations = set
+            .algorithms()
+            .into_iter()
+            .map(|algorithm| (algorithm, verify::validation(rules, algorithm)))
+            .collect();
+        Self {
+            set,
+            validations,
+            version,
+        }
+    }
 }
 
 impl TokenService {
-    pub fn new(rules: TokenRules, keys: KeySet) -> Self {
-        let validations = keys
-            .algorithms()
-            .into_iter()
-            .map(|algorithm| (algorithm, verify::validation(&rules, algorithm)))
-            .collect();
+    pub fn new(rules: TokenRules, keys: KeySet, metrics: Arc<Metrics>) -> Self {
         Self {
             verified: cache::VerifiedTokens::new(rules.verified_cache_capacity),
-            keys,
+            keys: ArcSwap::from_pointee(ActiveKeys::new(keys, &rules, 1)),
             rules,
-            validations,
+            metrics,
         }
     }
 
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// The key set in use now.
+    pub fn keys(&self) -> Arc<ActiveKeys> {
+        self.keys.load_full()
+    }
+
+    /// Puts `keys` in use from now on; returns the new version. Tokens
+    /// checked with the previous set are checked again (a key it had may
+    /// be gone).
+    pub fn replace_keys(&self, keys: KeySet) -> u64 {
+        let version = self.keys.load().version + 1;
+        self.keys
+            .store(Arc::new(ActiveKeys::new(keys, &self.rules, version)));
+        self.verified.clear();
+        version
     }
 }
 

@@ -24,7 +24,7 @@ fn service() -> TokenService {
         verified_cache_capacity: 1000,
     };
     let keys = KeySet::hmac(SECRET, Algorithm::HS256, None).expect("keys");
-    TokenService::new(rules, keys)
+    TokenService::new(rules, keys, Default::default())
 }
 
 fn sign(header: &str, payload: &str) -> String {

@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 
 use super::algorithms::parse_algorithm;
 use super::claims::{TokenError, TokenType, TypeClaim, UserClaim, ValidatedToken, timestamp};
-use super::{MAX_TOKEN_BYTES, TokenRules, TokenService, cache};
+use super::{ActiveKeys, MAX_TOKEN_BYTES, TokenRules, TokenService, cache};
+use crate::metrics::Metrics;
 
 /// Header parameters we accept; anything else (`crit`, `jku`, `x5u`, `jwk`,
 /// `x5c`, ...) makes the token invalid.
@@ -50,7 +51,10 @@ impl TokenService {
             return Err(TokenError::Invalid);
         }
         let fingerprint = cache::VerifiedTokens::fingerprint(raw);
-        if let Some(token) = self.verified.get(&fingerprint) {
+        // One key set for the whole check, and only cache entries it made.
+        let keys = self.keys.load();
+        if let Some(token) = self.verified.get(&fingerprint, keys.version) {
+            Metrics::count(&self.metrics.verified_token_cache, "result", "hit");
             let now = Utc::now()
                 .timestamp()
                 .saturating_sub_unsigned(self.rules.leeway_seconds);
@@ -59,10 +63,12 @@ impl TokenService {
             }
             return Ok(token);
         }
-        let token = Arc::new(self.verify(raw)?);
+        let token = Arc::new(self.verify(raw, &keys)?);
         // Refresh tokens are used once (rotation): caching them only churns.
         if token.is(TokenType::Access) {
-            self.verified.insert(fingerprint, token.clone());
+            Metrics::count(&self.metrics.verified_token_cache, "result", "miss");
+            self.verified
+                .insert(fingerprint, keys.version, token.clone());
         }
         Ok(token)
     }
@@ -81,14 +87,13 @@ impl TokenService {
         }
     }
 
-    fn verify(&self, raw: &str) -> Result<ValidatedToken, TokenError> {
+    fn verify(&self, raw: &str, keys: &ActiveKeys) -> Result<ValidatedToken, TokenError> {
         let (kid, algorithm) = check_header(raw)?;
-        let key = self
-            .keys
+        let key = keys
             .verification(kid.as_deref())
             .filter(|key| key.algorithm == algorithm)
             .ok_or(TokenError::Invalid)?;
-        let validation = self
+        let validation = keys
             .validations
             .iter()
             .find(|(candidate, _)| *candidate == algorithm)

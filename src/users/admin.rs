@@ -4,6 +4,7 @@
 //! A password change, a deactivation or a deletion ends every session of
 //! the user; any other change does when asked (`end_sessions`).
 
+use crate::audit::{Event, Kind};
 use chrono::Utc;
 use serde_json::{Map, Value};
 
@@ -127,7 +128,14 @@ impl Users {
             })
             .await;
         match created {
-            Ok(Ok((user, groups))) => Ok(UserRecord::new(user, groups)),
+            Ok(Ok((user, groups))) => {
+                self.audit.record(
+                    Event::new(Kind::UserCreated)
+                        .user(user.id)
+                        .detail("admin_api"),
+                );
+                Ok(UserRecord::new(user, groups))
+            }
             Ok(Err(group)) => Err(unknown_group(&group)),
             Err(error) if is_unique_violation(&error) => {
                 Err(UserError::field("username", USERNAME_TAKEN))
@@ -237,6 +245,7 @@ impl Users {
         } else {
             None
         };
+        let password_changed = hash.is_some();
         let groups = edit.groups;
         let (username, email) = (edit.username, edit.email);
         let (first_name, last_name) = (edit.first_name, edit.last_name);
@@ -265,7 +274,22 @@ impl Users {
                 groups,
                 change,
             }) => {
-                self.sessions.user_changed(change);
+                if password_changed {
+                    self.audit.record(
+                        Event::new(Kind::PasswordChanged)
+                            .user(id)
+                            .detail("admin_api"),
+                    );
+                }
+                if is_active == Some(false) {
+                    self.audit.record(
+                        Event::new(Kind::UserDeactivated)
+                            .user(id)
+                            .detail("admin_api"),
+                    );
+                }
+                self.sessions
+                    .user_changed(change, revoke.unwrap_or(Reason::ProfileChanged));
                 Ok(UserRecord::new(*user, groups))
             }
             Ok(Updated::NoSuchUser) => Err(UserError::NotFound),
@@ -285,7 +309,9 @@ impl Users {
             .run(move |conn| users::delete(conn, UserKey::Id(id)).map_err(DbError::from))
             .await?
             .ok_or(UserError::NotFound)?;
-        self.sessions.user_changed(change);
+        self.audit
+            .record(Event::new(Kind::UserDeleted).user(id).detail("admin_api"));
+        self.sessions.user_changed(change, Reason::UserDeleted);
         Ok(())
     }
 

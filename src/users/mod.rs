@@ -15,6 +15,7 @@ mod password_change;
 pub mod profile;
 mod signup;
 
+use crate::audit::Audit;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -117,6 +118,7 @@ pub struct Users {
     /// The configured names of the user, type and id claims, which a claims
     /// object may not use either.
     configured_claims: Vec<String>,
+    audit: Arc<Audit>,
 }
 
 /// What a user service is built from.
@@ -128,6 +130,7 @@ pub struct UserParts {
     pub hashing: Arc<HashingPool>,
     pub rules: PasswordRules,
     pub configured_claims: Vec<String>,
+    pub audit: Arc<Audit>,
 }
 
 impl Users {
@@ -140,6 +143,7 @@ impl Users {
             hashing: parts.hashing,
             rules: Arc::new(parts.rules),
             configured_claims: parts.configured_claims,
+            audit: parts.audit,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! counts against the login limits as a login would; the new one passes the
 //! password rules; every other session of the user ends, the caller's stays.
 
+use crate::audit::{Event, Kind};
+use crate::db::sessions::Reason;
 use std::net::IpAddr;
 
 use super::{UserError, Users};
@@ -138,7 +140,15 @@ impl Users {
             .await?;
         match change {
             Some(change) => {
-                self.sessions.user_changed(change);
+                self.audit.record(
+                    Event::new(Kind::PasswordChanged)
+                        .user(change.user_id)
+                        .detail(format!(
+                            "by the user; {} other session(s) ended",
+                            change.ended_sessions.len()
+                        )),
+                );
+                self.sessions.user_changed(change, Reason::PasswordChanged);
                 Ok(())
             }
             // The password changed (or the user was deactivated) while this

@@ -15,6 +15,8 @@ mod introspect;
 mod key_attacks;
 mod keys;
 mod obtain;
+mod operations;
+mod outage;
 mod password_change;
 mod profiles;
 mod refresh;

@@ -15,7 +15,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{Refresh, Refreshed};
-use crate::db::{DbConnection, DbError, Pool};
+use crate::db::{Database, DbConnection, DbError};
 use crate::tokens::Stamp;
 
 /// Rotations per statement at most.
@@ -30,14 +30,14 @@ pub struct RotationBatcher {
 impl RotationBatcher {
     /// Starts `writers` threads that share the queue; they end when the
     /// batcher is dropped.
-    pub fn start(pool: Pool, writers: usize) -> Arc<Self> {
+    pub fn start(db: Database, writers: usize) -> Arc<Self> {
         let (queue, pending) = mpsc::channel::<(Rotation, Reply)>();
         let pending = Arc::new(Mutex::new(pending));
         for index in 0..writers.max(1) {
-            let (pool, pending) = (pool.clone(), pending.clone());
+            let (db, pending) = (db.clone(), pending.clone());
             std::thread::Builder::new()
                 .name(format!("latchkey-rotations-{index}"))
-                .spawn(move || write_batches(&pool, &pending))
+                .spawn(move || write_batches(&db, &pending))
                 .expect("a writer thread starts");
         }
         Arc::new(Self {
@@ -149,7 +149,7 @@ fn rotate_many(
     .load(conn)
 }
 
-fn write_batches(pool: &Pool, pending: &Mutex<Receiver<(Rotation, Reply)>>) {
+fn write_batches(db: &Database, pending: &Mutex<Receiver<(Rotation, Reply)>>) {
     loop {
         let batch = {
             let pending = pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -179,7 +179,7 @@ fn write_batches(pool: &Pool, pending: &Mutex<Receiver<(Rotation, Reply)>>) {
                 }
             })
             .unzip();
-        match write(pool, &rotations) {
+        match write(db, &rotations) {
             Ok(recorded) => {
                 let mut recorded: std::collections::HashMap<String, Recorded> =
                     recorded.into_iter().map(|r| (r.jti.clone(), r)).collect();
@@ -216,15 +216,13 @@ fn write_batches(pool: &Pool, pending: &Mutex<Receiver<(Rotation, Reply)>>) {
     }
 }
 
-fn write(pool: &Pool, rotations: &[Rotation]) -> Result<Vec<Recorded>, DbError> {
-    let mut conn = pool.get()?;
-    let conn: &mut DbConnection = &mut conn;
-    match conn {
+fn write(db: &Database, rotations: &[Rotation]) -> Result<Vec<Recorded>, DbError> {
+    db.with_connection(|conn: &mut DbConnection| match conn {
         DbConnection::Postgres(pg) => {
             Ok(rotate_many(pg, rotations, chrono::Utc::now().naive_utc())?)
         }
         DbConnection::Sqlite(_) => Err(DbError::Task(
             "rotation batches are for PostgreSQL".to_owned(),
         )),
-    }
+    })
 }

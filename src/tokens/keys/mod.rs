@@ -153,6 +153,18 @@ impl KeySet {
         &self.signing
     }
 
+    /// The kid of the signing key, and every kid held, sorted: what an
+    /// operator needs to see of a key set (never the keys).
+    pub fn describe(&self) -> String {
+        let mut kids: Vec<&str> = self.by_kid.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        format!(
+            "signing kid {}; kids [{}]",
+            self.signing.kid.as_deref().unwrap_or("(none)"),
+            kids.join(", ")
+        )
+    }
+
     /// The key for a token header's `kid`, or `None` for a kid we do not hold.
     pub fn verification(&self, kid: Option<&str>) -> Option<&VerificationKey> {
         match kid {

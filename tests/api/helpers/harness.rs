@@ -23,6 +23,8 @@ pub const ADMIN_SECRET: &str = "admin-client-secret-of-at-least-32-bytes";
 
 pub struct TestApp {
     pub address: String,
+    /// `/metrics`' own listener, when `metrics.bind` is set.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub state: AppState,
     _database: TestDatabase,
@@ -78,10 +80,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 
     let application = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = application
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = application.state().clone();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::new(),
         state,
         _database: database,

@@ -8,11 +8,15 @@ mod database;
 mod forge;
 mod harness;
 mod keys;
+mod postgres_cluster;
 mod python;
+mod server_process;
 
 pub use cli::*;
 pub use database::TestDatabase;
 pub use forge::*;
 pub use harness::*;
 pub use keys::*;
+pub use postgres_cluster::PostgresCluster;
 pub use python::run_python;
+pub use server_process::ServerProcess;
