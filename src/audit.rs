@@ -283,6 +283,37 @@ fn store(db: &Database, batch: &mut Vec<NewAuditRow>) {
     }
 }
 
+/// Records `event` from a command (`latchkey users ...`), which has no
+/// server to hand it to: the log line, and the row at once when
+/// `audit.store` is on. A row that cannot be written is reported as the
+/// command's error (the change itself is made by then, and stands).
+pub fn record_from_command(
+    settings: &crate::settings::Settings,
+    conn: &mut crate::db::DbConnection,
+    event: Event,
+) -> anyhow::Result<()> {
+    let name = event.kind.name();
+    tracing::info!(
+        target: "latchkey::audit",
+        event = name,
+        user_id = event.user_id,
+        detail = event.detail.as_deref(),
+        "audit event"
+    );
+    if settings.audit.store {
+        let row = NewAuditRow {
+            at: Utc::now().naive_utc(),
+            event: name.to_owned(),
+            user_id: event.user_id,
+            session_id: event.session_id,
+            client_ip: None,
+            detail: event.detail,
+        };
+        stored::insert(conn, &[row])?;
+    }
+    Ok(())
+}
+
 /// Deletes stored events older than `retention`, every hour.
 pub fn spawn_retention(db: Database, retention: chrono::Duration) {
     tokio::spawn(async move {

@@ -97,7 +97,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let metrics = self.metrics_server.map(|(server, _)| {
             let handle = server.handle();
-            actix_web::rt::spawn(server);
+            tokio::spawn(server);
             handle
         });
         let served = self.server.await;

@@ -24,6 +24,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         let application = Application::build(settings).await?;
         tracing::info!("latchkey is serving on port {}", application.port());
         application.run_until_stopped().await?;
+        tracing::info!("latchkey stopped: requests in flight finished, audit events stored");
         Ok(())
     })
 }

@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::connect;
+use crate::audit::{self, Event, Kind};
 use crate::db::users::{self, NewUser};
 use crate::passwords::{Password, UserAttributes};
 use crate::settings::Settings;
@@ -88,6 +89,11 @@ pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()
     };
     match users::insert_with_groups(&mut conn, &new_user, &user.groups) {
         Ok(Ok((created, _))) => {
+            audit::record_from_command(
+                settings,
+                &mut conn,
+                Event::new(Kind::UserCreated).user(created.id).detail("cli"),
+            )?;
             println!("created user {:?} (id {})", created.username, created.id);
             Ok(())
         }
@@ -205,13 +211,30 @@ pub fn set_password(settings: &Settings, name: &str, password_stdin: bool) -> an
     )?;
     let hash = settings.passwords.hasher().hash(&password);
     require_user(users::set_password(&mut conn, name, &hash)?, name, settings)?;
+    audit::record_from_command(
+        settings,
+        &mut conn,
+        Event::new(Kind::PasswordChanged)
+            .user(user.id)
+            .detail("cli"),
+    )?;
     println!("password of {name:?} changed");
     Ok(())
 }
 
 pub fn set_active(settings: &Settings, name: &str, active: bool) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
+    let user = users::find_by_username(&mut conn, name)?;
     require_user(users::set_active(&mut conn, name, active)?, name, settings)?;
+    if let (Some(user), false) = (user, active) {
+        audit::record_from_command(
+            settings,
+            &mut conn,
+            Event::new(Kind::UserDeactivated)
+                .user(user.id)
+                .detail("cli"),
+        )?;
+    }
     println!(
         "user {name:?} {}",
         if active { "activated" } else { "deactivated" }
@@ -223,6 +246,15 @@ pub fn delete_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let deleted = users::delete(&mut conn, users::UserKey::Name(name))?;
     require_user(deleted.is_some(), name, settings)?;
+    if let Some(change) = deleted {
+        audit::record_from_command(
+            settings,
+            &mut conn,
+            Event::new(Kind::UserDeleted)
+                .user(change.user_id)
+                .detail("cli"),
+        )?;
+    }
     println!("user {name:?} deleted");
     Ok(())
 }

@@ -25,6 +25,7 @@ mod schema;
 mod security;
 mod security_sessions;
 mod sessions;
+mod signals;
 mod signup;
 mod throttle;
 mod verify;

@@ -59,19 +59,23 @@ async fn a_database_outage_fails_fast_and_recovers_with_no_refresh_accepted_twic
                 let status = response.status().as_u16();
                 let retry_after = response.headers().contains_key("retry-after");
                 let body = response.text().await.unwrap_or_default();
-                let mut seen = seen.lock().expect("lock");
-                match status {
-                    200 => {
-                        *seen.accepted.entry(refresh.clone()).or_default() += 1;
-                        seen.rotations += 1;
-                        let body: Value = serde_json::from_str(&body).expect("json");
-                        refresh = body["refresh"].as_str().expect("a refresh token").to_owned();
+                {
+                    let mut seen = seen.lock().expect("lock");
+                    match status {
+                        200 => {
+                            *seen.accepted.entry(refresh.clone()).or_default() += 1;
+                            seen.rotations += 1;
+                            let body: Value = serde_json::from_str(&body).expect("json");
+                            refresh = body["refresh"]
+                                .as_str()
+                                .expect("a refresh token")
+                                .to_owned();
+                        }
+                        // The same token again, as a client retries.
+                        503 => seen.unavailable.push((took, retry_after)),
+                        _ => seen.other.push((status, body)),
                     }
-                    // The same token again, as a client retries.
-                    503 => seen.unavailable.push((took, retry_after)),
-                    _ => seen.other.push((status, body)),
                 }
-                drop(seen);
                 if status == 503 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -95,7 +99,11 @@ async fn a_database_outage_fails_fast_and_recovers_with_no_refresh_accepted_twic
         .await
         .expect("sent");
     assert_eq!(ready.status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     // What memory can answer, it still does.
     let started = Instant::now();
     assert_eq!(app.verify(&access).await.status(), 200);
@@ -118,7 +126,10 @@ async fn a_database_outage_fails_fast_and_recovers_with_no_refresh_accepted_twic
         if rotations > during + 20 {
             break;
         }
-        assert!(Instant::now() < deadline, "no recovery after the database came back");
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after the database came back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let recovered_after = resumed.elapsed();
@@ -134,28 +145,33 @@ async fn a_database_outage_fails_fast_and_recovers_with_no_refresh_accepted_twic
         .expect("sent");
     assert_eq!(ready.status(), 200);
 
-    let seen = seen.lock().expect("lock");
-    eprintln!(
-        "outage of {:?}: {} rotations before, {} in all, {} answered 503, recovered {:?} after the restart",
-        resumed - stopped,
-        before,
-        seen.rotations,
-        seen.unavailable.len(),
-        recovered_after
-    );
-    assert!(seen.other.is_empty(), "unexpected answers: {:?}", seen.other);
-    assert!(!seen.unavailable.is_empty(), "the outage was seen");
-    let slowest = seen
-        .unavailable
-        .iter()
-        .map(|(took, _)| *took)
-        .max()
-        .unwrap_or_default();
-    assert!(slowest < Duration::from_secs(1), "a 503 took {slowest:?}");
-    assert!(seen.unavailable.iter().all(|(_, retry_after)| *retry_after));
-    let twice: Vec<_> = seen.accepted.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "refresh tokens accepted twice: {twice:?}");
-    drop(seen);
+    {
+        let seen = seen.lock().expect("lock");
+        eprintln!(
+            "outage of {:?}: {} rotations before, {} in all, {} answered 503, recovered {:?} after the restart",
+            resumed - stopped,
+            before,
+            seen.rotations,
+            seen.unavailable.len(),
+            recovered_after
+        );
+        assert!(
+            seen.other.is_empty(),
+            "unexpected answers: {:?}",
+            seen.other
+        );
+        assert!(!seen.unavailable.is_empty(), "the outage was seen");
+        let slowest = seen
+            .unavailable
+            .iter()
+            .map(|(took, _)| *took)
+            .max()
+            .unwrap_or_default();
+        assert!(slowest < Duration::from_secs(1), "a 503 took {slowest:?}");
+        assert!(seen.unavailable.iter().all(|(_, retry_after)| *retry_after));
+        let twice: Vec<_> = seen.accepted.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "refresh tokens accepted twice: {twice:?}");
+    }
 
     // And in the store: no refresh token has two children.
     let url = cluster.url();

@@ -38,7 +38,15 @@ impl PostgresCluster {
         };
         let init = cluster.run(
             "initdb",
-            &["-D", path(&cluster.data), "-A", "trust", "-U", "postgres", "--no-sync"],
+            &[
+                "-D",
+                path(&cluster.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
         );
         assert!(
             init.status.success(),
@@ -56,7 +64,10 @@ impl PostgresCluster {
     /// Stops the server as an operator would for maintenance: open
     /// connections are terminated, new ones refused.
     pub fn stop(&self) {
-        let stopped = self.run("pg_ctl", &["-D", path(&self.data), "-m", "fast", "-w", "stop"]);
+        let stopped = self.run(
+            "pg_ctl",
+            &["-D", path(&self.data), "-m", "fast", "-w", "stop"],
+        );
         assert!(
             stopped.status.success(),
             "pg_ctl stop failed: {}",
@@ -74,7 +85,16 @@ impl PostgresCluster {
         let log = self.data.join("server.log");
         let started = self.run(
             "pg_ctl",
-            &["-D", path(&self.data), "-o", &options, "-l", path(&log), "-w", "start"],
+            &[
+                "-D",
+                path(&self.data),
+                "-o",
+                &options,
+                "-l",
+                path(&log),
+                "-w",
+                "start",
+            ],
         );
         assert!(
             started.status.success(),
@@ -120,7 +140,12 @@ fn server_binaries() -> PathBuf {
         }
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.flatten().map(|entry| entry.path().join("bin")).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     versions.retain(|bin| bin.join("initdb").exists());
     versions.sort_by_key(|bin| {

@@ -41,9 +41,7 @@ impl ServerProcess {
             };
             log.lock().expect("log").push(line.clone());
             if let Some(port) = line.split("serving on port ").nth(1) {
-                break port
-                    .trim_matches(|c: char| !c.is_ascii_digit())
-                    .to_owned();
+                break port.trim_matches(|c: char| !c.is_ascii_digit()).to_owned();
             }
         };
         let kept = log.clone();
@@ -57,10 +55,6 @@ impl ServerProcess {
             address: format!("http://127.0.0.1:{port}"),
             log,
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
     }
 
     /// Sends `signal` (HUP, TERM, ...) to the process.
@@ -99,7 +93,10 @@ impl ServerProcess {
                 std::thread::sleep(Duration::from_millis(100));
                 return status;
             }
-            assert!(Instant::now() < deadline, "latchkey did not exit within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "latchkey did not exit within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
