@@ -21,7 +21,10 @@ RUN mkdir -p /app/data && chown latchkey /app/data
 USER latchkey
 ENV LATCHKEY_SERVER__BIND=0.0.0.0:8000
 EXPOSE 8000
-# `latchkey healthcheck` asks /readyz (the image has no curl).
+# `latchkey healthcheck` asks /readyz (the image has no curl): unhealthy while
+# the database is away. An orchestrator that replaces unhealthy containers
+# would replace ones still verifying tokens from memory: give it
+# `latchkey healthcheck --live` (/healthz) instead.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["latchkey", "healthcheck"]
 ENTRYPOINT ["latchkey"]

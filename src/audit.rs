@@ -33,6 +33,9 @@ pub enum Kind {
     SessionEnded,
     PasswordChanged,
     UserCreated,
+    /// Any other change to a user: which fields, never their values.
+    UserChanged,
+    UserActivated,
     UserDeactivated,
     UserDeleted,
     KeySetReloaded,
@@ -40,7 +43,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::LoginSucceeded,
         Kind::LoginFailed,
         Kind::RefreshReuseDetected,
@@ -49,6 +52,8 @@ impl Kind {
         Kind::SessionEnded,
         Kind::PasswordChanged,
         Kind::UserCreated,
+        Kind::UserChanged,
+        Kind::UserActivated,
         Kind::UserDeactivated,
         Kind::UserDeleted,
         Kind::KeySetReloaded,
@@ -65,6 +70,8 @@ impl Kind {
             Kind::SessionEnded => "session_ended",
             Kind::PasswordChanged => "password_changed",
             Kind::UserCreated => "user_created",
+            Kind::UserChanged => "user_changed",
+            Kind::UserActivated => "user_activated",
             Kind::UserDeactivated => "user_deactivated",
             Kind::UserDeleted => "user_deleted",
             Kind::KeySetReloaded => "key_set_reloaded",
@@ -80,7 +87,7 @@ impl Kind {
 /// One event. `detail` is a short fixed phrase or a count (why a login
 /// failed, who changed a password, how many sessions ended), never input.
 #[derive(Clone, Debug)]
-pub struct Event {
+pub struct AuditEvent {
     pub kind: Kind,
     pub user_id: Option<i64>,
     pub session_id: Option<String>,
@@ -89,7 +96,7 @@ pub struct Event {
     pub client_ip: Option<IpAddr>,
 }
 
-impl Event {
+impl AuditEvent {
     pub fn new(kind: Kind) -> Self {
         Self {
             kind,
@@ -151,10 +158,10 @@ impl Audit {
         let store = match store {
             true => {
                 let (queue, pending) = std::sync::mpsc::sync_channel(BUFFER);
-                let writer = db.clone();
+                let (writer, counts) = (db.clone(), metrics.clone());
                 std::thread::Builder::new()
                     .name("latchkey-audit".to_owned())
-                    .spawn(move || write_rows(&writer, &pending))?;
+                    .spawn(move || write_rows(&writer, &pending, &counts))?;
                 Some(queue)
             }
             false => None,
@@ -184,7 +191,7 @@ impl Audit {
         CLIENT_IP.scope(client_ip, work).await
     }
 
-    pub fn record(&self, event: Event) {
+    pub fn record(&self, event: AuditEvent) {
         let client_ip = event
             .client_ip
             .or_else(|| CLIENT_IP.try_with(|ip| *ip).ok().flatten());
@@ -208,11 +215,9 @@ impl Audit {
             client_ip: client_ip.map(|ip| ip.to_string()),
             detail: event.detail,
         };
-        if let Err(TrySendError::Full(_)) = store.try_send(Queued::Row(row))
-            && self.metrics.audit_rows_dropped.inc() == 0
-        {
+        if store.try_send(Queued::Row(row)).is_err() && self.metrics.audit_rows_dropped.inc() == 0 {
             tracing::error!(
-                "the audit table's write buffer is full; events are logged but not stored until it drains"
+                "the audit table's write buffer is full (or its writer stopped); events are logged but not stored"
             );
         }
     }
@@ -221,19 +226,38 @@ impl Audit {
     /// shutdown).
     pub fn flush(&self, wait: Duration) {
         let Some(store) = &self.store else { return };
+        let deadline = std::time::Instant::now() + wait;
         let (done, stored) = std::sync::mpsc::channel();
-        if store.send(Queued::Flush(done)).is_ok() && stored.recv_timeout(wait).is_err() {
+        let mut flush = Queued::Flush(done);
+        // The queue may be full: its writer may be waiting for the database.
+        loop {
+            match store.try_send(flush) {
+                Ok(()) => break,
+                Err(TrySendError::Full(again)) if std::time::Instant::now() < deadline => {
+                    flush = again;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(_) => {
+                    tracing::warn!("audit events still unstored at shutdown");
+                    return;
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if stored.recv_timeout(left).is_err() {
             tracing::warn!("audit events still unstored at shutdown");
         }
     }
 }
 
-/// The writer thread: stores rows in batches; while the database is down,
-/// keeps the batch and tries again every second (rows beyond the buffer
-/// are dropped and counted by [`Audit::record`]).
-fn write_rows(db: &Database, pending: &Receiver<Queued>) {
+/// The writer thread: stores rows in batches. While the database is away
+/// it keeps the batch (rows beyond the buffer are dropped, and counted) and
+/// tries again every second; a row the table refuses is dropped, and
+/// counted, so it never holds the others back.
+fn write_rows(db: &Database, pending: &Receiver<Queued>, metrics: &Metrics) {
     let mut batch: Vec<NewAuditRow> = Vec::new();
     let mut flushes = Vec::new();
+    let mut failing = false;
     loop {
         let wait = if batch.is_empty() {
             Duration::from_secs(3600)
@@ -246,7 +270,7 @@ fn write_rows(db: &Database, pending: &Receiver<Queued>) {
             Err(RecvTimeoutError::Timeout) => {}
             // Every sender is gone: store what is left, then stop.
             Err(RecvTimeoutError::Disconnected) => {
-                store(db, &mut batch);
+                store(db, &mut batch, metrics, &mut failing);
                 return;
             }
         }
@@ -257,7 +281,10 @@ fn write_rows(db: &Database, pending: &Receiver<Queued>) {
                 Err(_) => break,
             }
         }
-        store(db, &mut batch);
+        if !store(db, &mut batch, metrics, &mut failing) {
+            // The database is away: rows wait in the queue meanwhile.
+            std::thread::sleep(Duration::from_secs(1));
+        }
         if batch.is_empty() {
             for done in flushes.drain(..) {
                 let _ = done.send(());
@@ -266,20 +293,59 @@ fn write_rows(db: &Database, pending: &Receiver<Queued>) {
     }
 }
 
-fn store(db: &Database, batch: &mut Vec<NewAuditRow>) {
+/// Stores `batch`; false when the database is away (the batch is kept,
+/// its oldest rows beyond the buffer dropped).
+fn store(
+    db: &Database,
+    batch: &mut Vec<NewAuditRow>,
+    metrics: &Metrics,
+    failing: &mut bool,
+) -> bool {
     if batch.is_empty() {
-        return;
+        return true;
     }
-    match db.with_connection(|conn| stored::insert(conn, batch).map_err(DbError::from)) {
-        Ok(_) => batch.clear(),
-        Err(error) => {
-            tracing::warn!(%error, rows = batch.len(), "could not store audit events; retrying");
-            // Bounded: the oldest go first if the database stays away.
+    let stored = db.with_connection(|conn| stored::insert(conn, batch).map_err(DbError::from));
+    match stored {
+        Ok(_) => {
+            batch.clear();
+            if std::mem::take(failing) {
+                tracing::warn!("audit events are stored again");
+            }
+            true
+        }
+        Err(error) if is_unavailable(&error) => {
+            if !std::mem::replace(failing, true) {
+                tracing::warn!(%error, rows = batch.len(), "could not store audit events; they wait and are tried again every second");
+            }
             if batch.len() > BUFFER {
                 let excess = batch.len() - BUFFER;
                 batch.drain(..excess);
+                metrics.audit_rows_dropped.inc_by(excess as u64);
             }
+            false
         }
+        // The table refused a row: each is stored alone, and what it
+        // refuses is dropped.
+        Err(error) => {
+            tracing::error!(%error, "the audit table refused a batch; storing its rows one by one");
+            for row in batch.drain(..) {
+                let one = db.with_connection(|conn| {
+                    stored::insert(conn, std::slice::from_ref(&row)).map_err(DbError::from)
+                });
+                if one.is_err() {
+                    metrics.audit_rows_dropped.inc();
+                }
+            }
+            true
+        }
+    }
+}
+
+fn is_unavailable(error: &DbError) -> bool {
+    match error {
+        DbError::Unavailable(_) => true,
+        DbError::Query(error) => crate::db::circuit::is_connection_loss(error),
+        DbError::Task(_) => false,
     }
 }
 
@@ -290,7 +356,7 @@ fn store(db: &Database, batch: &mut Vec<NewAuditRow>) {
 pub fn record_from_command(
     settings: &crate::settings::Settings,
     conn: &mut crate::db::DbConnection,
-    event: Event,
+    event: AuditEvent,
 ) -> anyhow::Result<()> {
     let name = event.kind.name();
     tracing::info!(

@@ -245,7 +245,13 @@ impl ResponseError for ApiError {
                 "Request body is larger than the limit of {limit} bytes."
             )),
             Self::Unavailable(reason) => {
-                tracing::warn!(%reason, "answering 503");
+                // While the database is known to be away every request that
+                // needs it says so: that is logged once, where it was found.
+                if reason.contains("unreachable") {
+                    tracing::debug!(%reason, "answering 503");
+                } else {
+                    tracing::warn!(%reason, "answering 503");
+                }
                 detail("Service temporarily unavailable, try again later.")
             }
             Self::Internal(reason) => {

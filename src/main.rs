@@ -53,13 +53,20 @@ enum Command {
         /// host:port of the server [default: server.bind, 0.0.0.0 read as 127.0.0.1].
         #[arg(long)]
         address: Option<String>,
+        /// Ask only whether the process answers (GET /healthz), not whether
+        /// its database does: for orchestrators that restart what fails.
+        #[arg(long)]
+        live: bool,
     },
     /// Print stored audit events (audit.store = true), newest first, one
     /// JSON object per line.
     Audit {
         /// Only this user's events.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "user_id")]
         user: Option<String>,
+        /// Only the events of the user with this id (a deleted user too).
+        #[arg(long)]
+        user_id: Option<i64>,
         /// Only events of this kind (login_succeeded, login_failed,
         /// refresh_reuse_detected, logout, logout_all, session_ended,
         /// password_changed, user_created, user_deactivated, user_deleted,
@@ -163,6 +170,21 @@ enum UsersCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck { address, live }) = &cli.command {
+        // A health check must not fail on a configuration staged for the
+        // next reload: it needs the address at most, and reads it leniently.
+        let bind = std::env::var("LATCHKEY_SERVER__BIND")
+            .ok()
+            .or_else(|| Settings::load(&cli.config_dir).ok().map(|s| s.server.bind))
+            .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+        return match operations::healthcheck(address.as_deref(), &bind, *live) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("latchkey: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::load(&cli.config_dir) {
         Ok(settings) => settings,
         Err(error) => {
@@ -175,9 +197,11 @@ fn main() -> ExitCode {
         Command::Serve => commands::serve(settings),
         Command::Migrate => commands::migrate(&settings),
         Command::FlushExpired => commands::flush_expired(&settings),
-        Command::Healthcheck { address } => operations::healthcheck(&settings, address.as_deref()),
+        // Answered before the settings loaded.
+        Command::Healthcheck { .. } => Ok(()),
         Command::Audit {
             user,
+            user_id,
             event,
             since,
             limit,
@@ -185,6 +209,7 @@ fn main() -> ExitCode {
             &settings,
             operations::AuditQuery {
                 user,
+                user_id,
                 event,
                 since,
                 limit: limit.clamp(1, 100_000),

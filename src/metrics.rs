@@ -58,7 +58,7 @@ pub struct Metrics {
     pub db_wait_seconds: Histogram,
     /// Requests answered 503 at once because the database was down.
     pub db_fast_failures: Counter,
-    pub db_circuit_open: Gauge,
+    pub database_unreachable: Gauge,
     pub change_feed_lag_seconds: Gauge<f64, AtomicU64>,
     pub revoked_sessions: Gauge,
     pub cached_users: Gauge,
@@ -71,6 +71,9 @@ pub struct Metrics {
     pub audit_events: Family<Fixed, Counter>,
     /// Audit rows that could not be stored (the buffer was full).
     pub audit_rows_dropped: Counter,
+    /// 1 while limits are counted in the shared store (Redis).
+    pub throttle_store_shared: Gauge,
+    pub throttle_store_fallbacks: Counter,
 }
 
 fn request_timings() -> Histogram {
@@ -101,7 +104,7 @@ impl Metrics {
             db_connections: Family::default(),
             db_wait_seconds: Histogram::new(exponential_buckets(0.0001, 4.0, 10)),
             db_fast_failures: Counter::default(),
-            db_circuit_open: Gauge::default(),
+            database_unreachable: Gauge::default(),
             change_feed_lag_seconds: Gauge::default(),
             revoked_sessions: Gauge::default(),
             cached_users: Gauge::default(),
@@ -110,6 +113,8 @@ impl Metrics {
             key_set_reloads: Family::default(),
             audit_events: Family::default(),
             audit_rows_dropped: Counter::default(),
+            throttle_store_shared: Gauge::default(),
+            throttle_store_fallbacks: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -181,7 +186,7 @@ impl Metrics {
         r.register(
             "database_unreachable",
             "1 while the database is unreachable (requests needing it fail fast), else 0",
-            metrics.db_circuit_open.clone(),
+            metrics.database_unreachable.clone(),
         );
         r.register(
             "change_feed_lag_seconds",
@@ -223,6 +228,16 @@ impl Metrics {
             "Audit events not stored in the audit table because its write buffer was full",
             metrics.audit_rows_dropped.clone(),
         );
+        r.register(
+            "throttle_store_shared",
+            "1 while rate limits are counted in the shared store (Redis); 0 while they count in this instance's memory",
+            metrics.throttle_store_shared.clone(),
+        );
+        r.register(
+            "throttle_store_fallbacks",
+            "Rate-limit checks counted in this instance's memory because Redis did not answer",
+            metrics.throttle_store_fallbacks.clone(),
+        );
         Self {
             registry: std::mem::take(&mut registry),
             ..metrics
@@ -243,7 +258,7 @@ impl Metrics {
         self.db_connections
             .get_or_create(&[("state", "idle")])
             .set(gauge_value(readings.connections_idle));
-        self.db_circuit_open
+        self.database_unreachable
             .set(i64::from(readings.database_unreachable));
         self.change_feed_lag_seconds
             .set(readings.change_feed_lag_seconds);

@@ -1,10 +1,10 @@
-//! What the server does on signals besides stopping (SIGTERM and SIGINT
-//! stop it gracefully: see `crate::startup`): SIGHUP reads the key
+//! What the server does on signals besides stopping (SIGTERM stops it
+//! gracefully, SIGINT at once: see `crate::startup`): SIGHUP reads the key
 //! configuration again and puts the new key set in use, without a restart.
 
-use crate::audit::{Event, Kind};
+use crate::audit::{AuditEvent, Kind};
 use crate::metrics::Metrics;
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsError};
 use crate::state::AppState;
 use crate::tokens::KeySet;
 
@@ -22,7 +22,8 @@ pub fn reload_keys(state: &AppState) -> Result<u64, String> {
         Ok((version, described)) => {
             Metrics::count(&state.metrics.key_set_reloads, "outcome", "reloaded");
             state.audit.record(
-                Event::new(Kind::KeySetReloaded).detail(format!("version {version}; {described}")),
+                AuditEvent::new(Kind::KeySetReloaded)
+                    .detail(format!("version {version}; {described}")),
             );
             Ok(version)
         }
@@ -31,7 +32,7 @@ pub fn reload_keys(state: &AppState) -> Result<u64, String> {
             tracing::error!(%reason, "the new key configuration was refused; the key set in use stays");
             state
                 .audit
-                .record(Event::new(Kind::KeySetReloadRefused).detail(reason.clone()));
+                .record(AuditEvent::new(Kind::KeySetReloadRefused).detail(reason.clone()));
             Err(reason)
         }
     }
@@ -41,7 +42,13 @@ fn read_keys(current: &Settings) -> Result<KeySet, String> {
     let reread;
     let settings = match &current.config_dir {
         Some(dir) => {
-            reread = Settings::load(dir).map_err(|error| error.to_string())?;
+            reread = Settings::load(dir).map_err(|error| match error {
+                // latchkey's own checks name the setting, never a secret.
+                SettingsError::Invalid(reason) => format!("invalid configuration: {reason}"),
+                // A parser's message quotes the line it stopped at, which
+                // may hold a secret: this reason is logged and stored.
+                SettingsError::Load(_) => "the configuration could not be read: a file does not parse or a value has the wrong type; run any latchkey command with the same configuration (e.g. `latchkey users list`) to see where".to_owned(),
+            })?;
             &reread
         }
         None => current,

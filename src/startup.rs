@@ -24,6 +24,7 @@ use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 use crate::throttle::Throttle;
 use crate::throttle::connections::{ConnectionCounter, OverConnectionCap};
+use crate::throttle::shared::SharedStore;
 use crate::tokens::{KeySet, TokenService};
 use crate::users::{UserParts, Users};
 
@@ -90,8 +91,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGTERM or SIGINT (or the server's handle stops it):
-    /// then new connections are refused, requests in flight get
+    /// Serves until SIGTERM (or the server's handle stops it; SIGINT stops
+    /// at once): then new connections are refused, requests in flight get
     /// `server.shutdown_timeout_seconds` to finish, and the audit events
     /// recorded so far are stored before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -138,7 +139,16 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         db.clone(),
         settings.audit.store,
     )?);
-    let throttle = Arc::new(Throttle::new(&settings.throttle.limits()));
+    let shared = match settings.throttle.shared_store() {
+        Some(url) => Some(SharedStore::new(
+            url,
+            &settings.throttle.redis_key_prefix,
+            Duration::from_millis(settings.throttle.redis_timeout_ms),
+            metrics.clone(),
+        )?),
+        None => None,
+    };
+    let throttle = Arc::new(Throttle::new(&settings.throttle.limits(), shared));
     let hasher = settings.passwords.hasher();
     let hashing = Arc::new(HashingPool::start(
         settings.throttle.hash_slots(),
@@ -222,9 +232,10 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 cors_enabled,
                 cors(&browser.0, &browser.1),
             ))
-            .wrap(middleware::from_fn(observe_request))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(middleware::from_fn(refuse_over_connection_cap))
+            // Outermost: every answer is counted, the connection cap's too.
+            .wrap(middleware::from_fn(observe_request))
             .app_data(data.clone())
             .app_data(body_limits)
             .configure(routes::configure)
@@ -269,13 +280,14 @@ async fn observe_request(
         .zip(request.peer_addr())
         .map(|(state, peer)| state.proxies.client_ip(peer.ip(), request.headers()));
     let method = metrics::method_label(request.method());
+    // The route as the router will match it (known before it runs).
+    let route = metrics::route_label(request.match_pattern());
     let outcome = Audit::for_client(client, next.call(request)).await;
     if let Some(state) = state {
-        let (route, status) = match &outcome {
-            Ok(response) => (response.request().match_pattern(), response.status()),
-            Err(error) => (None, error.as_response_error().status_code()),
+        let status = match &outcome {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
         };
-        let route = metrics::route_label(route);
         state
             .metrics
             .request_seconds

@@ -20,16 +20,23 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     for weakness in settings.weaknesses() {
         tracing::warn!("unsafe for production: {weakness}");
     }
-    actix_web::rt::System::new().block_on(async move {
+    let system = actix_web::rt::System::new();
+    let served = system.block_on(async move {
         let application = Application::build(settings).await?;
         tracing::info!("latchkey is serving on port {}", application.port());
         application.run_until_stopped().await?;
         tracing::info!("latchkey stopped: requests in flight finished, audit events stored");
         Ok(())
-    })
+    });
+    // Dropping the runtime would wait for every blocking thread, and one
+    // may be stuck on a connection to a database that went silent. What
+    // had to finish has (requests, the audit events); the process exits.
+    std::mem::forget(system);
+    served
 }
 
-fn open(settings: &Settings) -> anyhow::Result<Pool> {
+/// Opens the database as it is (no migrations: for commands that only read).
+pub(crate) fn open(settings: &Settings) -> anyhow::Result<Pool> {
     db::build_pool(
         &settings.database_url(),
         1,

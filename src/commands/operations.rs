@@ -7,19 +7,21 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::connect;
+use super::open;
 use crate::audit::Kind;
 use crate::db::audit::{self as stored, AuditFilter};
 use crate::db::users;
 use crate::settings::Settings;
 
-/// Asks `/readyz` of the server at `address` (default: `server.bind`, with
-/// an unspecified host read as this host); `Ok` when it answers 200.
-pub fn healthcheck(settings: &Settings, address: Option<&str>) -> anyhow::Result<()> {
+/// Asks `/readyz` (`/healthz` when `live`) of the server at `address`, or
+/// else at `bind` (`server.bind`, an unspecified host read as this host);
+/// `Ok` when it answers 200.
+pub fn healthcheck(address: Option<&str>, bind: &str, live: bool) -> anyhow::Result<()> {
     let target = match address {
         Some(address) => address.to_owned(),
-        None => local_address(&settings.server.bind)?,
+        None => local_address(bind)?,
     };
+    let path = if live { "/healthz" } else { "/readyz" };
     let socket: SocketAddr = target
         .to_socket_addrs()?
         .next()
@@ -31,14 +33,14 @@ pub fn healthcheck(settings: &Settings, address: Option<&str>) -> anyhow::Result
     stream.set_write_timeout(Some(timeout))?;
     write!(
         stream,
-        "GET /readyz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
     )?;
     let mut answer = Vec::new();
     stream.take(64 * 1024).read_to_end(&mut answer)?;
     let answer = String::from_utf8_lossy(&answer);
     let status = answer.split_whitespace().nth(1).unwrap_or("");
     if status == "200" {
-        println!("ready");
+        println!("{}", if live { "alive" } else { "ready" });
         Ok(())
     } else {
         let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").trim();
@@ -62,6 +64,8 @@ fn local_address(bind: &str) -> anyhow::Result<String> {
 /// What `latchkey audit` is asked for.
 pub struct AuditQuery {
     pub user: Option<String>,
+    /// A user id: also finds the events of a deleted user.
+    pub user_id: Option<i64>,
     pub event: Option<String>,
     pub since: Option<String>,
     pub limit: i64,
@@ -80,14 +84,17 @@ pub fn audit(settings: &Settings, query: AuditQuery) -> anyhow::Result<()> {
         anyhow::bail!("--event {event:?} is not one of {}", names.join(", "));
     }
     let since = query.since.as_deref().map(parse_since).transpose()?;
-    let mut conn = connect(settings)?;
-    let user_id = match &query.user {
-        Some(name) => Some(
+    // Read as it is: a read-only database role can run this.
+    let mut conn = open(settings)?.get()?;
+    let user_id = match (&query.user, query.user_id) {
+        (Some(name), _) => Some(
             users::find_by_username(&mut conn, name)?
-                .ok_or_else(|| anyhow::anyhow!("no user named {name:?}"))?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no user named {name:?} (a deleted user's events: --user-id)")
+                })?
                 .id,
         ),
-        None => None,
+        (None, id) => id,
     };
     let filter = AuditFilter {
         user_id,

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::connect;
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, AuditEvent, Kind};
 use crate::db::users::{self, NewUser};
 use crate::passwords::{Password, UserAttributes};
 use crate::settings::Settings;
@@ -92,7 +92,9 @@ pub fn create_user(settings: &Settings, user: UserToCreate) -> anyhow::Result<()
             audit::record_from_command(
                 settings,
                 &mut conn,
-                Event::new(Kind::UserCreated).user(created.id).detail("cli"),
+                AuditEvent::new(Kind::UserCreated)
+                    .user(created.id)
+                    .detail("cli"),
             )?;
             println!("created user {:?} (id {})", created.username, created.id);
             Ok(())
@@ -214,7 +216,7 @@ pub fn set_password(settings: &Settings, name: &str, password_stdin: bool) -> an
     audit::record_from_command(
         settings,
         &mut conn,
-        Event::new(Kind::PasswordChanged)
+        AuditEvent::new(Kind::PasswordChanged)
             .user(user.id)
             .detail("cli"),
     )?;
@@ -230,7 +232,7 @@ pub fn set_active(settings: &Settings, name: &str, active: bool) -> anyhow::Resu
         audit::record_from_command(
             settings,
             &mut conn,
-            Event::new(Kind::UserDeactivated)
+            AuditEvent::new(Kind::UserDeactivated)
                 .user(user.id)
                 .detail("cli"),
         )?;
@@ -250,7 +252,7 @@ pub fn delete_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
         audit::record_from_command(
             settings,
             &mut conn,
-            Event::new(Kind::UserDeleted)
+            AuditEvent::new(Kind::UserDeleted)
                 .user(change.user_id)
                 .detail("cli"),
         )?;

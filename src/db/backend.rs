@@ -23,9 +23,11 @@ use super::{DbConnection, Pool};
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
-/// WAL lets readers proceed during a write; the busy timeout makes writers queue
-/// for the lock instead of failing; foreign keys are off by default in SQLite.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+/// The busy timeout makes writers queue for the lock instead of failing (set
+/// first: switching to WAL takes the lock too, as every connection of a new
+/// pool opens at once); WAL lets readers proceed during a write; foreign
+/// keys are off by default in SQLite.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 /// The backend a database URL selects.
@@ -128,9 +130,50 @@ pub struct ConnectionManager {
 }
 
 impl ConnectionManager {
-    pub fn new(url: &DatabaseUrl) -> Self {
-        Self { url: url.clone() }
+    /// Opens connections to `url`; a PostgreSQL connection attempt gives
+    /// up after `connect_timeout`.
+    pub fn new(url: &DatabaseUrl, connect_timeout: Duration) -> Self {
+        let url = match url.backend {
+            Backend::Postgres => DatabaseUrl {
+                url: with_network_timeouts(&url.url, connect_timeout),
+                backend: Backend::Postgres,
+            },
+            Backend::Sqlite => url.clone(),
+        };
+        Self { url }
     }
+}
+
+/// libpq's defaults wait for the network as long as the kernel does: a
+/// connection attempt to a host that drops packets takes about two minutes
+/// to fail, and a query on a connection whose peer vanished about fifteen.
+/// These bound both (unless the URL sets them): the attempt by
+/// `connect_timeout`, a silent peer by TCP keepalives and
+/// `tcp_user_timeout` (30 s).
+fn with_network_timeouts(url: &str, connect_timeout: Duration) -> String {
+    let given = |name: &str| {
+        url.split_once('?').is_some_and(|(_, query)| {
+            query
+                .split('&')
+                .any(|pair| pair.split('=').next() == Some(name))
+        })
+    };
+    let seconds = connect_timeout.as_secs().clamp(2, 60).to_string();
+    let mut url = url.to_owned();
+    for (name, value) in [
+        ("connect_timeout", seconds.as_str()),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "30000"),
+    ] {
+        if !given(name) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{name}={value}"));
+        }
+    }
+    url
 }
 
 impl ManageConnection for ConnectionManager {
@@ -159,14 +202,19 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
-#[derive(Debug)]
-pub(super) struct ConnectionSetup;
+/// Readies each new connection (SQLite's pragmas) and, for a pool that
+/// tracks it, tells the database's reachability that a connection opened.
+#[derive(Debug, Default)]
+pub(super) struct ConnectionSetup(pub Option<std::sync::Arc<super::circuit::Reachability>>);
 
 impl CustomizeConnection<DbConnection, r2d2::Error> for ConnectionSetup {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
         if let DbConnection::Sqlite(conn) = conn {
             conn.batch_execute(SQLITE_PRAGMAS)
                 .map_err(r2d2::Error::QueryError)?;
+        }
+        if let Some(reachability) = &self.0 {
+            reachability.connected();
         }
         Ok(())
     }
@@ -252,12 +300,12 @@ pub(super) fn begin_write(conn: &mut DbConnection) -> QueryResult<Option<SqliteW
 /// Builds the pool. For SQLite, creates the file's directory first so the
 /// embedded default works in an empty checkout.
 pub fn build_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
-    Ok(pool_builder(size, timeout).build(prepare(url)?)?)
+    Ok(pool_builder(size, timeout).build(prepare(url, timeout)?)?)
 }
 
 /// The connection manager for `url`, its SQLite file's directory made first.
-pub(super) fn prepare(url: &DatabaseUrl) -> anyhow::Result<ConnectionManager> {
-    let manager = ConnectionManager::new(url);
+pub(super) fn prepare(url: &DatabaseUrl, timeout: Duration) -> anyhow::Result<ConnectionManager> {
+    let manager = ConnectionManager::new(url, timeout);
     if url.backend() == Backend::Sqlite {
         let target = url.sqlite_target();
         let parent = Path::new(target)
@@ -284,7 +332,7 @@ pub(super) fn pool_builder(size: u32, timeout: Duration) -> r2d2::Builder<Connec
         // broken connections are caught by `has_broken` instead.
         .test_on_check_out(false)
         .connection_timeout(timeout)
-        .connection_customizer(Box::new(ConnectionSetup))
+        .connection_customizer(Box::new(ConnectionSetup::default()))
 }
 
 /// Applies the pending migrations of the connection's backend; returns how many ran.
@@ -327,6 +375,23 @@ pub(super) fn advance_user_ids(conn: &mut DbConnection, at_least: i64) -> QueryR
 mod tests {
     use super::super::{build_pool, write_transaction};
     use super::*;
+
+    #[test]
+    fn postgres_urls_get_network_timeouts_unless_they_set_them() {
+        let url = with_network_timeouts(
+            "postgres://u@db/app?sslmode=require&connect_timeout=9",
+            Duration::from_secs(5),
+        );
+        assert_eq!(
+            url,
+            "postgres://u@db/app?sslmode=require&connect_timeout=9&keepalives=1&keepalives_idle=10\
+             &keepalives_interval=5&keepalives_count=3&tcp_user_timeout=30000"
+        );
+        assert!(
+            with_network_timeouts("postgres://u@db/app", Duration::from_secs(5))
+                .starts_with("postgres://u@db/app?connect_timeout=5&")
+        );
+    }
 
     #[test]
     fn backend_follows_the_scheme() {

@@ -1,7 +1,9 @@
 //! Failing fast while the database is down. Without this, every request
 //! that needs the database waits the pool's whole timeout (seconds) before
-//! its 503, so an outage also ties up every worker. Instead, the first
-//! failed attempt to open a connection marks the database unreachable:
+//! its 503, so an outage also ties up every worker. Instead, attempts to
+//! open a connection that fail [`FAILURES_TO_TRIP`] times in a row (one
+//! failure can be a moment's contention, as SQLite's lock while a new pool
+//! opens its connections) mark the database unreachable:
 //! from then on checkouts fail at once (503 with `Retry-After`), and a
 //! background probe ([`Database::probe_while_unreachable`]) tries a
 //! connection every probe interval, marking it reachable again as soon as
@@ -13,18 +15,35 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::r2d2::{self, HandleError};
+
+/// Failed connection attempts in a row that mark the database unreachable.
+pub const FAILURES_TO_TRIP: u32 = 2;
 
 /// Whether the database is reachable, as the pool last found it.
 #[derive(Debug, Default)]
 pub struct Reachability {
     unreachable: AtomicBool,
+    /// Connection attempts that failed since one last succeeded.
+    failures_in_a_row: AtomicU32,
 }
 
 impl Reachability {
+    /// A connection opened.
+    pub fn connected(&self) {
+        self.failures_in_a_row.store(0, Ordering::Release);
+    }
+
+    /// A connection attempt failed with `error`.
+    pub fn connect_failed(&self, error: &dyn std::fmt::Display) {
+        if self.failures_in_a_row.fetch_add(1, Ordering::AcqRel) + 1 >= FAILURES_TO_TRIP {
+            self.lose(error);
+        }
+    }
+
     pub fn is_unreachable(&self) -> bool {
         self.unreachable.load(Ordering::Acquire)
     }
@@ -34,23 +53,56 @@ impl Reachability {
         !self.unreachable.swap(true, Ordering::AcqRel)
     }
 
+    /// Marks the database unreachable because of `why`, saying so once.
+    pub fn lose(&self, why: &dyn std::fmt::Display) {
+        if self.lost() {
+            tracing::error!(%why, "database unreachable; requests that need it fail fast until it answers again");
+        }
+    }
+
     /// Marks the database reachable; true when it was unreachable until now.
     pub fn regained(&self) -> bool {
         self.unreachable.swap(false, Ordering::AcqRel)
     }
 }
 
-/// The pool's error handler: a connection that could not be opened means
-/// the database is out of reach.
+/// The pool's error handler: connections that cannot be opened mean the
+/// database is out of reach.
 #[derive(Debug)]
 pub struct TripOnConnectError(pub Arc<Reachability>);
 
 impl HandleError<r2d2::Error> for TripOnConnectError {
     fn handle_error(&self, error: r2d2::Error) {
-        if self.0.lost() {
-            tracing::error!(%error, "database unreachable; requests that need it fail fast until it answers again");
+        let message = error.to_string();
+        if says_unreachable(&message) {
+            self.0.connect_failed(&message);
+        } else {
+            // The server answered (too many clients, a refused password):
+            // the database is there, and requests on the connections the
+            // pool holds still work. Failing them all would be worse.
+            tracing::warn!(error = %message, "could not open a database connection");
         }
     }
+}
+
+/// Whether a failed connection attempt says the server cannot be reached
+/// (libpq's words for a refused, unroutable or timed-out connection, or a
+/// server that is shutting down or starting up), rather than that it
+/// answered and refused this connection.
+fn says_unreachable(message: &str) -> bool {
+    const UNREACHABLE: [&str; 10] = [
+        "Connection refused",
+        "No route to host",
+        "Network is unreachable",
+        "timeout expired",
+        "Connection timed out",
+        "could not translate host name",
+        "No such file or directory",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "server closed the connection unexpectedly",
+    ];
+    UNREACHABLE.iter().any(|words| message.contains(words))
 }
 
 thread_local! {
@@ -151,5 +203,34 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
         assert!(reachability.regained());
         assert!(!reachability.is_unreachable());
+    }
+
+    #[test]
+    fn only_a_server_out_of_reach_counts_as_unreachable() {
+        for unreachable in [
+            "connection to server at \"127.0.0.1\", port 5432 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+            "connection to server at \"10.0.0.9\", port 5432 failed: timeout expired",
+            "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  the database system is shutting down",
+        ] {
+            assert!(says_unreachable(unreachable), "{unreachable}");
+        }
+        for answered in [
+            "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  sorry, too many clients already",
+            "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"latchkey\"",
+            "database is locked",
+        ] {
+            assert!(!says_unreachable(answered), "{answered}");
+        }
+    }
+
+    #[test]
+    fn one_failed_connection_is_contention_and_failures_in_a_row_are_an_outage() {
+        let reachability = Reachability::default();
+        reachability.connect_failed(&"busy");
+        reachability.connected();
+        reachability.connect_failed(&"busy");
+        assert!(!reachability.is_unreachable(), "a success came between");
+        reachability.connect_failed(&"refused");
+        assert!(reachability.is_unreachable());
     }
 }

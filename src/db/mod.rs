@@ -1,10 +1,11 @@
 //! Storage: one diesel connection type over PostgreSQL and SQLite, write
-//! transactions, and the async bridge that runs every query on the blocking
-//! pool; the pool itself and migrations are in [`backend`], the expired-row
-//! cleanup in `cleanup`. One file per table ([`users`], [`sessions`],
-//! [`refresh_tokens`], [`events`]); where the backends differ, [`backend`]
-//! (and PostgreSQL's batched rotation, `refresh_tokens::batch`). No HTTP
-//! types here.
+//! transactions, and [`Database`], the handle that runs every query on the
+//! blocking pool and fails fast while the database is unreachable
+//! ([`circuit`]); building the pool and migrations are in [`backend`], the
+//! expired-row cleanup in `cleanup`. One file per table ([`users`],
+//! [`sessions`], [`refresh_tokens`], [`events`], [`audit`]); where the
+//! backends differ, [`backend`] (and PostgreSQL's batched rotation,
+//! `refresh_tokens::batch`). No HTTP types here.
 
 pub mod audit;
 pub mod backend;
@@ -133,8 +134,11 @@ impl Database {
     ) -> anyhow::Result<Self> {
         let reachability = Arc::new(Reachability::default());
         let pool = backend::pool_builder(size, timeout)
+            .connection_customizer(Box::new(backend::ConnectionSetup(Some(
+                reachability.clone(),
+            ))))
             .error_handler(Box::new(TripOnConnectError(reachability.clone())))
-            .build(backend::prepare(url)?)?;
+            .build(backend::prepare(url, timeout)?)?;
         Ok(Self {
             backend: url.backend(),
             pool,
@@ -151,6 +155,13 @@ impl Database {
     /// The backend the pool connects to.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Pooled connections in use and idle, now.
+    pub fn connections(&self) -> (usize, usize) {
+        let state = self.pool.state();
+        let idle = state.idle_connections as usize;
+        ((state.connections as usize).saturating_sub(idle), idle)
     }
 
     /// Whether the database was found out of reach (and not yet back).
@@ -174,6 +185,16 @@ impl Database {
                 DbError::Unavailable("the database is unreachable".to_owned())
             }
             CheckoutError::TimedOut => {
+                // Every connection busy is load; fewer connections than the
+                // pool may hold, after a whole wait, is a database that
+                // cannot be reached (a connection attempt that hangs, as to
+                // a host that drops packets, never reports an error).
+                let pool = self.pool.state();
+                if pool.connections < self.pool.max_size() && wait >= self.timeout {
+                    self.reachability.lose(&format_args!(
+                        "no connection could be opened within {wait:?}"
+                    ));
+                }
                 DbError::Unavailable(format!("no database connection came free within {wait:?}"))
             }
         })
@@ -189,7 +210,19 @@ impl Database {
     where
         E: From<DbError>,
     {
-        let mut conn = self.checkout(self.timeout)?;
+        self.with_connection_within(self.timeout, work)
+    }
+
+    /// [`Self::with_connection`], waiting at most `wait` for the connection.
+    pub fn with_connection_within<T, E>(
+        &self,
+        wait: Duration,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let mut conn = self.checkout(wait)?;
         let outcome = work(&mut conn);
         if outcome.is_err() && ping(&mut conn).is_err() {
             circuit::SUSPECT.with(|suspect| suspect.set(true));

@@ -25,12 +25,12 @@ pub async fn metrics(
     if !settings.enabled || !here {
         return Err(ApiError::NotFound);
     }
-    let pool = state.db.pool().state();
+    let (connections_in_use, connections_idle) = state.db.connections();
     let (revoked_sessions, cached_users, lag) = state.sessions.readings();
     let (hashes_waiting, hashes_running) = state.hashing.load();
     let readings = Readings {
-        connections_in_use: (pool.connections - pool.idle_connections) as usize,
-        connections_idle: pool.idle_connections as usize,
+        connections_in_use,
+        connections_idle,
         database_unreachable: state.db.is_unreachable(),
         change_feed_lag_seconds: lag.as_secs_f64(),
         revoked_sessions,

@@ -17,7 +17,8 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     state
         .sessions
-        .admit_refresh(super::client_ip(&state, &request))?;
+        .admit_refresh(super::client_ip(&state, &request))
+        .await?;
     let (raw, source) = super::refresh_token(&state, &request, fields)?;
     let refreshed = state.sessions.refresh(&raw).await?;
     let cookies = &state.settings.cookies;

@@ -10,7 +10,7 @@ use diesel::QueryResult;
 use serde_json::{Map, Value};
 
 use super::{SessionError, Sessions, TokenPair};
-use crate::audit::{Event, Kind};
+use crate::audit::{AuditEvent, Kind};
 use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::sessions::{self as stored_sessions, NewSession};
 use crate::db::{DbConnection, DbError, users, write_transaction};
@@ -46,6 +46,7 @@ impl Sessions {
         let reservation = self
             .throttle
             .before_login(client_ip, account)
+            .await
             .map_err(|throttled| {
                 Metrics::count(&self.metrics.logins, "outcome", "throttled");
                 SessionError::Throttled(throttled.0)
@@ -58,7 +59,7 @@ impl Sessions {
         let user = match user {
             Ok(user) => user,
             Err(error) => {
-                reservation.release();
+                reservation.release().await;
                 return Err(error.into());
             }
         };
@@ -92,7 +93,7 @@ impl Sessions {
             .await;
         let Ok((verification, upgraded_hash)) = verification else {
             // No hashing slot: nothing was hashed.
-            reservation.release();
+            reservation.release().await;
             Metrics::count(&self.metrics.logins, "outcome", "busy");
             self.metrics.hashes_refused.inc();
             return Err(SessionError::HashingBusy);
@@ -102,8 +103,8 @@ impl Sessions {
         let user = match user {
             Some(user) if verification.is_match() && user.is_active => user,
             other => {
-                reservation.failed();
-                let failed = Event::new(Kind::LoginFailed).client(client_ip);
+                reservation.failed().await;
+                let failed = AuditEvent::new(Kind::LoginFailed).client(client_ip);
                 // The username is not logged: a password typed in its field
                 // would be.
                 let failed = match other {
@@ -147,7 +148,7 @@ impl Sessions {
             Ok(recorded) => recorded,
             Err(error) => {
                 // The password was right: the guess did not fail.
-                reservation.release();
+                reservation.release().await;
                 return Err(error.into());
             }
         };
@@ -155,19 +156,19 @@ impl Sessions {
             // The password changed, or the user was deactivated, deleted or
             // logged out everywhere, while this login was hashing: the check
             // no longer stands, and nothing was written.
-            reservation.failed();
+            reservation.failed().await;
             self.login_failed(
-                Event::new(Kind::LoginFailed)
+                AuditEvent::new(Kind::LoginFailed)
                     .client(client_ip)
                     .user(user.id)
                     .detail("user_changed_during_login"),
             );
             return Err(SessionError::BadCredentials);
         };
-        reservation.release();
+        reservation.release().await;
         Metrics::count(&self.metrics.logins, "outcome", "succeeded");
         self.audit.record(
-            Event::new(Kind::LoginSucceeded)
+            AuditEvent::new(Kind::LoginSucceeded)
                 .client(client_ip)
                 .user(user.id)
                 .session(opened.session_id.clone()),
@@ -198,7 +199,7 @@ impl Sessions {
             })
             .await?;
         self.audit.record(
-            Event::new(Kind::UserCreated)
+            AuditEvent::new(Kind::UserCreated)
                 .client(client_ip)
                 .user(user_id)
                 .session(opened.session_id.clone())
@@ -210,7 +211,7 @@ impl Sessions {
         })
     }
 
-    fn login_failed(&self, event: Event) {
+    fn login_failed(&self, event: AuditEvent) {
         Metrics::count(&self.metrics.logins, "outcome", "failed");
         self.audit.record(event);
     }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::audit::{Audit, Event, Kind};
+use crate::audit::{Audit, AuditEvent, Kind};
 use crate::db::refresh_tokens::Adoption;
 use crate::db::refresh_tokens::batch::RotationBatcher;
 use crate::db::refresh_tokens::{self, Refusal};
@@ -185,12 +185,20 @@ impl Sessions {
             return Err(DbError::Unavailable("the database is unreachable".to_owned()).into());
         }
         let db = self.db.clone();
-        actix_web::web::block(move || {
-            let mut conn = db.checkout(wait)?;
-            db::ping(&mut conn).map_err(DbError::from)
-        })
-        .await
-        .map_err(|e| DbError::Task(e.to_string()))??;
+        let ping = actix_web::web::block(move || {
+            db.with_connection_within(wait, |conn| db::ping(conn).map_err(DbError::from))
+        });
+        // A ping on a connection whose server went silent waits for TCP to
+        // give up: the answer may not.
+        match tokio::time::timeout(wait + std::time::Duration::from_millis(50), ping).await {
+            Ok(pinged) => pinged.map_err(|e| DbError::Task(e.to_string()))??,
+            Err(_) => {
+                return Err(DbError::Unavailable(format!(
+                    "the database did not answer within {wait:?}"
+                ))
+                .into());
+            }
+        }
         Ok(())
     }
 
@@ -201,11 +209,14 @@ impl Sessions {
     }
 
     /// The refresh limit of the client's address, before anything is read.
-    pub fn admit_refresh(&self, client: IpAddr) -> Result<(), SessionError> {
-        self.throttle.before_refresh(client).map_err(|throttled| {
-            Metrics::count(&self.metrics.refreshes, "outcome", "throttled");
-            SessionError::Throttled(throttled.0)
-        })
+    pub async fn admit_refresh(&self, client: IpAddr) -> Result<(), SessionError> {
+        self.throttle
+            .before_refresh(client)
+            .await
+            .map_err(|throttled| {
+                Metrics::count(&self.metrics.refreshes, "outcome", "throttled");
+                SessionError::Throttled(throttled.0)
+            })
     }
 
     /// Logout: retires the refresh token and ends its session, access tokens
@@ -229,7 +240,7 @@ impl Sessions {
                 "reason",
                 Reason::Logout.as_str(),
             );
-            let event = Event::new(Kind::Logout).session(session_id.clone());
+            let event = AuditEvent::new(Kind::Logout).session(session_id.clone());
             self.audit.record(match token.user {
                 UserClaim::Id(user_id) => event.user(user_id),
                 _ => event,
@@ -257,7 +268,7 @@ impl Sessions {
             .await?
             .ok_or(SessionError::UnknownUser)?;
         self.audit.record(
-            Event::new(Kind::LogoutAll)
+            AuditEvent::new(Kind::LogoutAll)
                 .user(user_id)
                 .detail(format!("{} session(s) ended", change.ended_sessions.len())),
         );
@@ -352,7 +363,7 @@ impl Sessions {
             Reason::SessionDeleted.as_str(),
         );
         self.audit.record(
-            Event::new(Kind::SessionEnded)
+            AuditEvent::new(Kind::SessionEnded)
                 .user(user_id)
                 .session(session_id.clone())
                 .detail(Reason::SessionDeleted.as_str()),

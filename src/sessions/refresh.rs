@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde_json::Map;
 
 use super::{SessionError, Sessions};
-use crate::audit::{Event, Kind};
+use crate::audit::{AuditEvent, Kind};
 use crate::db::DbError;
 use crate::db::refresh_tokens::{self, Refresh, Refreshed, Refusal};
 use crate::db::sessions::Reason;
@@ -79,7 +79,8 @@ impl Sessions {
                     "reason",
                     Reason::ReuseDetected.as_str(),
                 );
-                let reused = Event::new(Kind::RefreshReuseDetected).session(session_id.clone());
+                let reused =
+                    AuditEvent::new(Kind::RefreshReuseDetected).session(session_id.clone());
                 self.audit.record(match presented.user {
                     UserClaim::Id(user_id) => reused.user(user_id),
                     _ => reused,

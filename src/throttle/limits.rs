@@ -38,9 +38,14 @@ pub trait Limit<K>: Prunable {
 }
 
 /// When a counted event stops weighing on its key's budget: the key's
-/// theoretical arrival time (GCRA's one number per key) right after it.
+/// theoretical arrival time (GCRA's one number per key) right after it, on
+/// this process's clock, or on the shared store's (`super::shared`).
 #[derive(Clone, Copy, Debug)]
-pub struct Counted(std::time::Instant);
+pub enum Counted {
+    Local(std::time::Instant),
+    /// Microseconds since the Unix epoch, on Redis's clock.
+    Shared(u64),
+}
 
 /// The key-independent part of a limit's upkeep.
 pub trait Prunable: Send + Sync {
@@ -140,12 +145,15 @@ impl<K: Hash + Eq + Clone + Send + Sync> Limit<K> for GovernorLimit<K> {
         let now = Reference::duration_since(&self.clock.now(), self.start);
         let arrival = WRITTEN.with(std::cell::Cell::take).unwrap_or(now);
         let ahead: Duration = arrival.saturating_sub(now).into();
-        Ok(Counted(std::time::Instant::now() + ahead))
+        Ok(Counted::Local(std::time::Instant::now() + ahead))
     }
 
     fn refund(&self, key: &K, counted: Counted) {
-        let left: Nanos = counted
-            .0
+        // Only what this limit counted is its to give back.
+        let Counted::Local(until) = counted else {
+            return;
+        };
+        let left: Nanos = until
             .saturating_duration_since(std::time::Instant::now())
             .into();
         let remaining = left.min(self.emission_interval);
@@ -194,25 +202,41 @@ impl<K: Hash + Eq + Clone + Send + Sync> Prunable for GovernorLimit<K> {
     }
 }
 
-pub(super) fn limit<K>(rate: &Rate) -> Option<Box<dyn Limit<K>>>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-{
+/// A limit's budget in GCRA's terms: each event adds `emission` to its
+/// key's arrival time, and `burst` events may come at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub emission: Duration,
+    pub burst: u32,
+}
+
+impl Budget {
+    pub fn quota(self) -> Option<Quota> {
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        Some(Quota::with_period(self.emission)?.allow_burst(burst))
+    }
+}
+
+/// `rate`'s budget; `None` when the limit is off.
+pub(super) fn budget(rate: &Rate) -> Option<Budget> {
     let per_minute = NonZeroU32::new(rate.per_minute)?;
     let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::per_minute(per_minute).allow_burst(burst);
-    Some(Box::new(GovernorLimit::new(quota)))
+    // Quota::per_minute's own arithmetic: a minute's nanoseconds shared out.
+    let emission = Duration::from_nanos(60_000_000_000 / u64::from(per_minute.get()));
+    Some(Budget {
+        emission: emission.max(Duration::from_nanos(1)),
+        burst: burst.get(),
+    })
 }
 
 /// One event per `rate`'s whole window (the time its burst takes to refill).
-pub(super) fn window<K>(rate: &Rate) -> Option<Box<dyn Limit<K>>>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-{
+pub(super) fn window(rate: &Rate) -> Option<Budget> {
     let per_minute = NonZeroU32::new(rate.per_minute)?;
     let window = Duration::from_secs(60) * rate.burst.max(1) / per_minute.get();
-    let quota = Quota::with_period(window.max(Duration::from_millis(1)))?;
-    Some(Box::new(GovernorLimit::new(quota)))
+    Some(Budget {
+        emission: window.max(Duration::from_millis(1)),
+        burst: 1,
+    })
 }
 
 #[cfg(test)]
@@ -236,7 +260,7 @@ mod tests {
         assert!(limit.record(&1).is_err(), "still one event per minute");
         // An event that has aged out of the budget gives nothing back: the
         // refund would cancel another event.
-        limit.refund(&1, Counted(std::time::Instant::now()));
+        limit.refund(&1, Counted::Local(std::time::Instant::now()));
         assert!(limit.record(&1).is_err(), "nothing given back");
         limit.refund(&2, third);
         assert_eq!(limit.tracked_keys(), 1, "a refund stores nothing new");

@@ -106,11 +106,16 @@ impl TokenService {
     /// checked with the previous set are checked again (a key it had may
     /// be gone).
     pub fn replace_keys(&self, keys: KeySet) -> u64 {
-        let version = self.keys.load().version + 1;
-        self.keys
-            .store(Arc::new(ActiveKeys::new(keys, &self.rules, version)));
+        // One version per key set, however many replacements race.
+        let previous = self.keys.rcu(|current| {
+            Arc::new(ActiveKeys::new(
+                keys.clone(),
+                &self.rules,
+                current.version + 1,
+            ))
+        });
         self.verified.clear();
-        version
+        previous.version + 1
     }
 }
 

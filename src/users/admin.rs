@@ -4,7 +4,7 @@
 //! A password change, a deactivation or a deletion ends every session of
 //! the user; any other change does when asked (`end_sessions`).
 
-use crate::audit::{Event, Kind};
+use crate::audit::{AuditEvent, Kind};
 use chrono::Utc;
 use serde_json::{Map, Value};
 
@@ -130,7 +130,7 @@ impl Users {
         match created {
             Ok(Ok((user, groups))) => {
                 self.audit.record(
-                    Event::new(Kind::UserCreated)
+                    AuditEvent::new(Kind::UserCreated)
                         .user(user.id)
                         .detail("admin_api"),
                 );
@@ -246,6 +246,19 @@ impl Users {
             None
         };
         let password_changed = hash.is_some();
+        let changed_fields: Vec<&str> = [
+            ("username", edit.username.is_some()),
+            ("email", edit.email.is_some()),
+            ("first_name", edit.first_name.is_some()),
+            ("last_name", edit.last_name.is_some()),
+            ("is_staff", edit.is_staff.is_some()),
+            ("is_superuser", edit.is_superuser.is_some()),
+            ("groups", edit.groups.is_some()),
+            ("claims", claims.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
         let groups = edit.groups;
         let (username, email) = (edit.username, edit.email);
         let (first_name, last_name) = (edit.first_name, edit.last_name);
@@ -276,16 +289,29 @@ impl Users {
             }) => {
                 if password_changed {
                     self.audit.record(
-                        Event::new(Kind::PasswordChanged)
+                        AuditEvent::new(Kind::PasswordChanged)
                             .user(id)
                             .detail("admin_api"),
                     );
                 }
-                if is_active == Some(false) {
-                    self.audit.record(
-                        Event::new(Kind::UserDeactivated)
+                match is_active {
+                    Some(false) => self.audit.record(
+                        AuditEvent::new(Kind::UserDeactivated)
                             .user(id)
                             .detail("admin_api"),
+                    ),
+                    Some(true) => self.audit.record(
+                        AuditEvent::new(Kind::UserActivated)
+                            .user(id)
+                            .detail("admin_api"),
+                    ),
+                    None => {}
+                }
+                if !changed_fields.is_empty() {
+                    self.audit.record(
+                        AuditEvent::new(Kind::UserChanged)
+                            .user(id)
+                            .detail(format!("admin_api: {}", changed_fields.join(", "))),
                     );
                 }
                 self.sessions
@@ -309,8 +335,11 @@ impl Users {
             .run(move |conn| users::delete(conn, UserKey::Id(id)).map_err(DbError::from))
             .await?
             .ok_or(UserError::NotFound)?;
-        self.audit
-            .record(Event::new(Kind::UserDeleted).user(id).detail("admin_api"));
+        self.audit.record(
+            AuditEvent::new(Kind::UserDeleted)
+                .user(id)
+                .detail("admin_api"),
+        );
         self.sessions.user_changed(change, Reason::UserDeleted);
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! counts against the login limits as a login would; the new one passes the
 //! password rules; every other session of the user ends, the caller's stays.
 
-use crate::audit::{Event, Kind};
+use crate::audit::{AuditEvent, Kind};
 use crate::db::sessions::Reason;
 use std::net::IpAddr;
 
@@ -47,6 +47,7 @@ impl Users {
         let reservation = self
             .throttle
             .before_login(change.client_ip, self.throttle.account(&user.username))
+            .await
             .map_err(|throttled| UserError::Throttled(throttled.0))?;
         let user_id = user.id;
         let stored = self
@@ -56,11 +57,11 @@ impl Users {
         let stored = match stored {
             Ok(Some(stored)) => stored,
             Ok(None) => {
-                reservation.release();
+                reservation.release().await;
                 return Err(UserError::NotFound);
             }
             Err(error) => {
-                reservation.release();
+                reservation.release().await;
                 return Err(error.into());
             }
         };
@@ -103,17 +104,17 @@ impl Users {
         let checked = match checked {
             Ok(checked) => checked,
             Err(busy) => {
-                reservation.release();
+                reservation.release().await;
                 return Err(busy.into());
             }
         };
         if let Checked::WrongOldPassword = checked {
-            reservation.failed();
+            reservation.failed().await;
             tracing::info!(%client_ip, user_id, "password change with a wrong old password");
             return Err(UserError::field("old_password", WRONG_OLD_PASSWORD));
         }
         // The old password was right: the guess did not fail.
-        reservation.release();
+        reservation.release().await;
         match checked {
             Checked::Accepted(hash) => self.store(basis, hash, session).await,
             Checked::Mismatch => Err(UserError::field("new_password2", MISMATCH)),
@@ -141,7 +142,7 @@ impl Users {
         match change {
             Some(change) => {
                 self.audit.record(
-                    Event::new(Kind::PasswordChanged)
+                    AuditEvent::new(Kind::PasswordChanged)
                         .user(change.user_id)
                         .detail(format!(
                             "by the user; {} other session(s) ended",

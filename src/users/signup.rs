@@ -43,6 +43,7 @@ impl Users {
     pub async fn register(&self, registration: Registration) -> Result<SignedUp, UserError> {
         self.throttle
             .before_signup(registration.client_ip)
+            .await
             .map_err(|throttled| UserError::Throttled(throttled.0))?;
         let Registration {
             username,

@@ -21,6 +21,7 @@ mod password_change;
 mod profiles;
 mod refresh;
 mod requests;
+mod scale_out;
 mod schema;
 mod security;
 mod security_sessions;

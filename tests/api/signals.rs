@@ -293,7 +293,12 @@ async fn sighup_rotates_keys_under_load_with_no_failed_request() {
 async fn sigterm_lets_every_request_sent_before_it_finish() {
     let setup = Setup::new();
     // Logins long enough to be in flight when the signal comes.
-    let slow = [("LATCHKEY_PASSWORDS__ITERATIONS", "300000")];
+    let slow = [
+        ("LATCHKEY_PASSWORDS__ITERATIONS", "300000"),
+        // A slot for each client, so no login waits its way to a 503.
+        ("LATCHKEY_THROTTLE__MAX_CONCURRENT_HASHES", "6"),
+        ("LATCHKEY_THROTTLE__HASH_WAIT_MS", "30000"),
+    ];
     let env = setup.env();
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     all.extend_from_slice(&slow);
@@ -383,7 +388,10 @@ async fn sigterm_lets_every_request_sent_before_it_finish() {
         );
     }
     assert!(
-        server.log().iter().any(|line| line.contains("stopped")),
+        server
+            .log()
+            .iter()
+            .any(|line| line.contains("latchkey stopped: requests in flight finished")),
         "{:#?}",
         server.log()
     );

@@ -20,30 +20,43 @@ impl TestDatabase {
                 url: format!("sqlite://{}", dir.join("test.sqlite3").display()),
                 postgres: None,
             },
-            Some(base) => {
-                // Test databases are local: no TLS unless the URL asks for it.
-                // libpq's OpenSSL state is torn down at process exit while
-                // the pools of finished tests still hold TLS connections,
-                // which crashed the test process (SIGSEGV in libcrypto) after
-                // every test had passed.
-                let base = if base.contains("sslmode=") {
-                    base
-                } else {
-                    let separator = if base.contains('?') { '&' } else { '?' };
-                    format!("{base}{separator}sslmode=disable")
-                };
-                let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin =
-                    diesel::PgConnection::establish(&base).expect("TEST_DATABASE_URL reachable");
-                diesel::sql_query(format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut admin)
-                    .expect("schema created");
-                let separator = if base.contains('?') { '&' } else { '?' };
-                Self {
-                    url: format!("{base}{separator}options=-csearch_path%3D{schema}"),
-                    postgres: Some((base, schema)),
-                }
-            }
+            Some(base) => Self::schema_of(base),
+        }
+    }
+
+    /// A schema of `TEST_DATABASE_URL`, or else of the machine's PostgreSQL
+    /// (`postgres://postgres@127.0.0.1:5432/test`), whatever the run's
+    /// backend: for tests that need several processes on one PostgreSQL.
+    pub fn postgres() -> Self {
+        let base = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        Self::schema_of(base)
+    }
+
+    fn schema_of(base: String) -> Self {
+        // Test databases are local: no TLS unless the URL asks for it.
+        // libpq's OpenSSL state is torn down at process exit while
+        // the pools of finished tests still hold TLS connections,
+        // which crashed the test process (SIGSEGV in libcrypto) after
+        // every test had passed.
+        let base = if base.contains("sslmode=") {
+            base
+        } else {
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}sslmode=disable")
+        };
+        let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = diesel::PgConnection::establish(&base)
+            .expect("PostgreSQL reachable (TEST_DATABASE_URL, or 127.0.0.1:5432)");
+        diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .expect("schema created");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        Self {
+            url: format!("{base}{separator}options=-csearch_path%3D{schema}"),
+            postgres: Some((base, schema)),
         }
     }
 }

@@ -10,6 +10,7 @@ mod harness;
 mod keys;
 mod postgres_cluster;
 mod python;
+mod redis_server;
 mod server_process;
 
 pub use cli::*;
@@ -19,4 +20,5 @@ pub use harness::*;
 pub use keys::*;
 pub use postgres_cluster::PostgresCluster;
 pub use python::run_python;
+pub use redis_server::RedisServer;
 pub use server_process::ServerProcess;

@@ -28,33 +28,35 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("latchkey runs");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            assert!(Instant::now() < deadline, "latchkey did not start");
-            let Some(Ok(line)) = lines.next() else {
-                panic!(
-                    "latchkey exited before serving: {:?}",
-                    log.lock().expect("log")
-                );
-            };
-            log.lock().expect("log").push(line.clone());
-            if let Some(port) = line.split("serving on port ").nth(1) {
-                break port.trim_matches(|c: char| !c.is_ascii_digit()).to_owned();
-            }
+        let stderr = child.stderr.take().expect("stderr");
+        // Killed with the value, even when the start below fails.
+        let mut server = Self {
+            child,
+            address: String::new(),
+            log: Arc::new(Mutex::new(Vec::new())),
         };
-        let kept = log.clone();
+        let (lines, read) = std::sync::mpsc::channel();
+        let kept = server.log.clone();
         std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                kept.lock().expect("log").push(line);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().expect("log").push(line.clone());
+                let _ = lines.send(line);
             }
         });
-        Self {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-            log,
-        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match read.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(port) = line.split("serving on port ").nth(1) {
+                        break port.trim_matches(|c: char| !c.is_ascii_digit()).to_owned();
+                    }
+                }
+                Err(_) => panic!("latchkey did not start within 30 s: {:#?}", server.log()),
+            }
+        };
+        server.address = format!("http://127.0.0.1:{port}");
+        server
     }
 
     /// Sends `signal` (HUP, TERM, ...) to the process.
