@@ -53,7 +53,14 @@ PROFILE_SEED = (
     "UPDATE users SET email = 'bench@example.com', "
     "claims = '{\"tenant\": \"acme\", \"plan\": \"pro\", \"seats\": 25}'"
 )
-ENDPOINTS = ("verify", "me", "refresh")
+# Which endpoints, of verify, me, refresh and obtain (logins: LOGIN_CONNECTIONS
+# clients, hashes at 1000 iterations so what surrounds the hash shows).
+ENDPOINTS = tuple(os.environ.get("ENDPOINTS", "verify,me,refresh").split(","))
+LOGIN_CONNECTIONS = int(os.environ.get("LOGIN_CONNECTIONS", "4"))
+# LATCHKEY_ variables for both sides (after the one-client settings, which
+# turn the limits off): e.g. a limit turned on with a budget never reached,
+# so both sides check it.
+BOTH_ENV = json.loads(os.environ.get("BOTH_ENV", "{}"))
 CONNECTIONS = ["-t", "2", "-c", str(bench.CONNECTIONS)]
 SCRIPT = ["-s", str(ROOT / "bench" / "request.lua")]
 
@@ -90,6 +97,7 @@ def start(binary, database, port, data_dir, seed_sql=None, extra_env=None):
         # Logins are not measured here.
         "LATCHKEY_PASSWORDS__ITERATIONS": "1000",
         **bench.ONE_CLIENT_SETTINGS,
+        **BOTH_ENV,
         **(extra_env or {}),
     }
     bench.run([binary, "migrate"], env=env)
@@ -127,7 +135,13 @@ def measure(base):
         tokens.flush()
         refresh = bench.wrk(["-t", str(chains), "-c", str(chains), "-s", str(ROOT / "bench" / "refresh.lua"),
                              f"{base}/api/token/refresh/"], {"TOKENS": tokens.name})
-    return {"verify": verify, "me": me, "refresh": refresh}
+    measured = {"verify": verify, "me": me, "refresh": refresh}
+    if "obtain" in ENDPOINTS:
+        body = json.dumps({"username": "bench", "password": bench.PASSWORD})
+        measured["obtain"] = bench.wrk(
+            ["-t", "1", "-c", str(LOGIN_CONNECTIONS), *SCRIPT, f"{base}/api/token/"],
+            {"METHOD": "POST", "BODY": body})
+    return {endpoint: measured[endpoint] for endpoint in ENDPOINTS}
 
 
 def main():
@@ -173,7 +187,8 @@ def report(rows):
     lines = [
         f"baseline={BASELINE_REV} revoked_sessions={REVOKED} user_mark=set "
         f"({'both builds' if SEED_BASELINE else 'current build only'}) "
-        f"{'profile=group+claims ' if SEED_PROFILE else ''}current_env={json.dumps(CURRENT_ENV)} rounds={bench.ROUNDS} "
+        f"{'profile=group+claims ' if SEED_PROFILE else ''}current_env={json.dumps(CURRENT_ENV)} "
+        f"both_env={json.dumps(BOTH_ENV)} rounds={bench.ROUNDS} "
         f"duration={bench.DURATION}s connections={bench.CONNECTIONS} refresh_chains={bench.CHAINS}; "
         f"{bench.SETTINGS_NOTE}",
         "",

@@ -235,7 +235,7 @@ impl Metrics {
         );
         r.register(
             "throttle_store_fallbacks",
-            "Rate-limit checks counted in this instance's memory because Redis did not answer",
+            "Redis calls of the rate limits that failed or timed out (limits then count in memory for a second)",
             metrics.throttle_store_fallbacks.clone(),
         );
         Self {

@@ -19,8 +19,10 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mut listing = Listing::read(&req);
+    // Unlike the users list's text filters, these have a format: empty is
+    // not "any", it is not a value.
     let user_id = listing
-        .text("user_id")
+        .get("user_id")
         .and_then(|text| match text.trim().parse::<i64>() {
             Ok(id) => Some(id),
             Err(_) => {
@@ -28,7 +30,7 @@ pub async fn list(
                 None
             }
         });
-    let event = listing.text("event");
+    let event = listing.get("event");
     if let Some(name) = &event
         && Kind::from_name(name).is_none()
     {
@@ -37,7 +39,7 @@ pub async fn list(
             &format!("Select a valid choice. {name} is not one of the available choices."),
         );
     }
-    let since = listing.text("since").and_then(|text| {
+    let since = listing.get("since").and_then(|text| {
         match chrono::DateTime::parse_from_rfc3339(text.trim()) {
             Ok(time) => Some(time.naive_utc()),
             Err(_) => {

@@ -349,19 +349,34 @@ mod tests {
     /// The limits counted in memory, and the same counted in the machine's
     /// Redis (127.0.0.1:6379) under a prefix of their own: every test below
     /// runs on both.
-    fn throttles() -> [Arc<Throttle>; 2] {
+    fn throttles() -> ([Arc<Throttle>; 2], Arc<crate::metrics::Metrics>) {
         let prefix = format!("latchkey-test:{}:", uuid::Uuid::new_v4().simple());
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let store = SharedStore::new(
             "redis://127.0.0.1:6379/0",
             &prefix,
             Duration::from_secs(2),
-            Default::default(),
+            metrics.clone(),
         )
         .expect("a Redis URL");
-        [
-            Arc::new(Throttle::new(&settings(), None)),
-            Arc::new(Throttle::new(&settings(), Some(store))),
-        ]
+        (
+            [
+                Arc::new(Throttle::new(&settings(), None)),
+                Arc::new(Throttle::new(&settings(), Some(store))),
+            ],
+            metrics,
+        )
+    }
+
+    /// Every check of the shared run was answered by Redis: none fell back
+    /// to memory (which would pass these tests without Redis).
+    fn counted_in_redis_only(metrics: &crate::metrics::Metrics) {
+        assert_eq!(
+            metrics.throttle_store_fallbacks.get(),
+            0,
+            "a Redis call failed"
+        );
+        assert_eq!(metrics.throttle_store_shared.get(), 1, "Redis answered");
     }
 
     /// Whether `throttle` counts in Redis and Redis answered.
@@ -376,7 +391,8 @@ mod tests {
 
     #[tokio::test]
     async fn failures_from_one_address_are_limited_and_others_are_not() {
-        for throttle in throttles() {
+        let (both, metrics) = throttles();
+        for throttle in both {
             counted_in_redis(&throttle).await;
             let account = throttle.account("alice");
             for _ in 0..3 {
@@ -400,11 +416,13 @@ mod tests {
                     .is_ok()
             );
         }
+        counted_in_redis_only(&metrics);
     }
 
     #[tokio::test]
     async fn finding_2_logins_in_flight_at_once_cannot_overdraw_the_failure_budget() {
-        for throttle in throttles() {
+        let (both, metrics) = throttles();
+        for throttle in both {
             let alice = throttle.account("alice");
             // Forty guesses from one address, all past the check before any
             // has been hashed: only the burst (3) may go on to hash.
@@ -442,11 +460,13 @@ mod tests {
                 "one guess per address while the account is hot"
             );
         }
+        counted_in_redis_only(&metrics);
     }
 
     #[tokio::test]
     async fn a_right_password_gives_its_reservation_back() {
-        for throttle in throttles() {
+        let (both, metrics) = throttles();
+        for throttle in both {
             let alice = throttle.account("alice");
             // Far more successful logins than the failure burst: each gives
             // back what it reserved.
@@ -480,11 +500,13 @@ mod tests {
             }
             assert!(throttle.before_login(ip(1), alice).await.is_err());
         }
+        counted_in_redis_only(&metrics);
     }
 
     #[tokio::test]
     async fn an_account_under_attack_only_refuses_addresses_that_failed_on_it() {
-        for throttle in throttles() {
+        let (both, metrics) = throttles();
+        for throttle in both {
             let alice = throttle.account("alice");
             assert_eq!(
                 alice,
@@ -525,11 +547,13 @@ mod tests {
                     .is_ok()
             );
         }
+        counted_in_redis_only(&metrics);
     }
 
     #[tokio::test]
     async fn refresh_and_signup_budgets_are_per_address() {
-        for throttle in throttles() {
+        let (both, metrics) = throttles();
+        for throttle in both {
             for _ in 0..2 {
                 throttle.before_refresh(ip(1)).await.expect("the burst");
                 throttle.before_signup(ip(1)).await.expect("the burst");
@@ -538,6 +562,7 @@ mod tests {
             assert!(throttle.before_signup(ip(1)).await.is_err());
             assert!(throttle.before_refresh(ip(2)).await.is_ok());
         }
+        counted_in_redis_only(&metrics);
     }
 
     #[test]

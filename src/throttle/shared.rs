@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
@@ -68,7 +69,12 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The Redis every shared limit uses, and whether it answers.
 pub struct SharedStore {
-    connection: ConnectionManager,
+    /// Replaced after a failed call: a connection that timed out may be
+    /// stuck on a socket whose peer went silent, and one whose setup failed
+    /// (a refused password, too many clients) keeps that error.
+    connection: ArcSwap<ConnectionManager>,
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
     prefix: String,
     timeout: Duration,
     record: Script,
@@ -97,16 +103,18 @@ impl SharedStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(RETRY_AFTER);
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
             .map_err(|e| anyhow::anyhow!("cannot set up the Redis connection: {e}"))?;
-        metrics.throttle_store_shared.set(1);
         Ok(Arc::new(Self {
-            connection,
+            connection: ArcSwap::from_pointee(connection),
+            client,
+            config,
             prefix: prefix.to_owned(),
             timeout,
             record: Script::new(RECORD),
             refund: Script::new(REFUND),
-            away: AtomicBool::new(false),
+            // Shared once Redis has answered (the gauge says so then).
+            away: AtomicBool::new(true),
             retry_at: AtomicU64::new(0),
             started: Instant::now(),
             metrics,
@@ -127,7 +135,7 @@ impl SharedStore {
     fn answered(&self) {
         if self.away.swap(false, Ordering::AcqRel) {
             self.metrics.throttle_store_shared.set(1);
-            tracing::warn!("Redis answers again: limits are shared by every instance again");
+            tracing::info!("Redis answers: limits are shared by every instance");
         }
     }
 
@@ -137,6 +145,11 @@ impl SharedStore {
             Ordering::Release,
         );
         self.metrics.throttle_store_fallbacks.inc();
+        if let Ok(fresh) =
+            ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+        {
+            self.connection.store(Arc::new(fresh));
+        }
         if !self.away.swap(true, Ordering::AcqRel) {
             self.metrics.throttle_store_shared.set(0);
             tracing::error!(%error, "Redis unavailable: limits count in this instance's memory until it answers");
@@ -153,7 +166,7 @@ impl SharedStore {
         if !self.worth_asking() {
             return None;
         }
-        let mut connection = self.connection.clone();
+        let mut connection = ConnectionManager::clone(&self.connection.load());
         let mut invocation = script.key(format!("{}{key}", self.prefix));
         invocation.arg(args[0]).arg(args[1]);
         let call = invocation.invoke_async::<T>(&mut connection);
@@ -245,16 +258,22 @@ impl<K: Hash + Eq + Clone + Send + Sync + SharedKey> SharedLimit<K> {
         match answer.as_deref() {
             Some([1, until]) => Ok(Counted::Shared(*until)),
             Some([0, wait_us]) => Err(Wait(Duration::from_micros(*wait_us))),
-            // Redis away (or an answer this script never gives).
-            _ => self.local.record(key),
+            None => self.local.record(key),
+            Some(other) => {
+                self.store
+                    .failed(&format_args!("the limit script answered {other:?}"));
+                self.local.record(key)
+            }
         }
     }
 
+    /// Gives back an event where it was counted, before the answer goes
+    /// out (so the client's next login finds it given back).
     pub async fn refund(&self, key: &K, counted: Counted) {
         match counted {
             Counted::Local(_) => self.local.refund(key, counted),
             // Redis away now: the event stays counted there, as a login
-            // abandoned midway does.
+            // abandoned midway does, until its budget refills.
             Counted::Shared(until) => {
                 let _: Option<i64> = self
                     .store
@@ -274,7 +293,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + SharedKey> SharedLimit<K> {
 
     /// Whether Redis answers now (for tests and checks).
     pub async fn store_answers(&self) -> bool {
-        let mut connection = self.store.connection.clone();
+        let mut connection = ConnectionManager::clone(&self.store.connection.load());
         let command = redis::cmd("PING");
         let ping = command.query_async::<String>(&mut connection);
         matches!(

@@ -93,6 +93,9 @@ async fn three_instances_share_one_set_of_limits_through_redis() {
         ("LATCHKEY_THROTTLE__ACCOUNT_FAILURES__PER_MINUTE", "1"),
         ("LATCHKEY_THROTTLE__ACCOUNT_FAILURES__BURST", "6"),
         ("LATCHKEY_THROTTLE__REFRESH__PER_MINUTE", "0"),
+        // Three servers, PostgreSQL and Redis on two cores: a slow answer
+        // must not count as Redis being away.
+        ("LATCHKEY_THROTTLE__REDIS_TIMEOUT_MS", "2000"),
     ];
     let created = latchkey_with(
         &database.url,
@@ -115,6 +118,36 @@ async fn three_instances_share_one_set_of_limits_through_redis() {
         client: reqwest::Client::new(),
         next: Default::default(),
     };
+
+    // Each instance has counted in Redis once (its gauge says so then).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for (n, instance) in cluster.instances.iter().enumerate() {
+        while cluster
+            .metric(&instance.address, "latchkey_throttle_store_shared")
+            .await
+            != 1.0
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{} never reached Redis",
+                instance.address
+            );
+            cluster
+                .login_at(
+                    &instance.address,
+                    &format!("192.0.2.{n}"),
+                    "warm-up",
+                    "wrong",
+                )
+                .await;
+        }
+        assert_eq!(
+            cluster
+                .metric(&instance.address, "latchkey_throttle_store_fallbacks_total")
+                .await,
+            0.0
+        );
+    }
 
     // 1. One address's failed logins: four in all, wherever they land.
     for n in 0..4 {
