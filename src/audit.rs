@@ -126,6 +126,28 @@ impl AuditEvent {
         self.client_ip = Some(client_ip);
         self
     }
+
+    /// Writes the event's log line; returns it as a row to store.
+    fn logged(self) -> NewAuditRow {
+        let name = self.kind.name();
+        tracing::info!(
+            target: "latchkey::audit",
+            event = name,
+            user_id = self.user_id,
+            session_id = self.session_id.as_deref(),
+            client_ip = self.client_ip.map(tracing::field::display),
+            detail = self.detail.as_deref(),
+            "audit event"
+        );
+        NewAuditRow {
+            at: Utc::now().naive_utc(),
+            event: name.to_owned(),
+            user_id: self.user_id,
+            session_id: self.session_id,
+            client_ip: self.client_ip.map(|ip| ip.to_string()),
+            detail: self.detail,
+        }
+    }
 }
 
 tokio::task_local! {
@@ -138,6 +160,8 @@ tokio::task_local! {
 const BUFFER: usize = 10_000;
 /// Rows per insert at most.
 const BATCH: usize = 500;
+/// Rows per deleting transaction when old events go.
+const RETENTION_BATCH: i64 = 1000;
 
 enum Queued {
     Row(NewAuditRow),
@@ -191,30 +215,13 @@ impl Audit {
         CLIENT_IP.scope(client_ip, work).await
     }
 
-    pub fn record(&self, event: AuditEvent) {
-        let client_ip = event
+    pub fn record(&self, mut event: AuditEvent) {
+        event.client_ip = event
             .client_ip
             .or_else(|| CLIENT_IP.try_with(|ip| *ip).ok().flatten());
-        let name = event.kind.name();
-        tracing::info!(
-            target: "latchkey::audit",
-            event = name,
-            user_id = event.user_id,
-            session_id = event.session_id.as_deref(),
-            client_ip = client_ip.map(tracing::field::display),
-            detail = event.detail.as_deref(),
-            "audit event"
-        );
-        Metrics::count(&self.metrics.audit_events, "event", name);
+        Metrics::count(&self.metrics.audit_events, "event", event.kind.name());
+        let row = event.logged();
         let Some(store) = &self.store else { return };
-        let row = NewAuditRow {
-            at: Utc::now().naive_utc(),
-            event: name.to_owned(),
-            user_id: event.user_id,
-            session_id: event.session_id,
-            client_ip: client_ip.map(|ip| ip.to_string()),
-            detail: event.detail,
-        };
         if store.try_send(Queued::Row(row)).is_err() && self.metrics.audit_rows_dropped.inc() == 0 {
             tracing::error!(
                 "the audit table's write buffer is full (or its writer stopped); events are logged but not stored"
@@ -358,23 +365,8 @@ pub fn record_from_command(
     conn: &mut crate::db::DbConnection,
     event: AuditEvent,
 ) -> anyhow::Result<()> {
-    let name = event.kind.name();
-    tracing::info!(
-        target: "latchkey::audit",
-        event = name,
-        user_id = event.user_id,
-        detail = event.detail.as_deref(),
-        "audit event"
-    );
+    let row = event.logged();
     if settings.audit.store {
-        let row = NewAuditRow {
-            at: Utc::now().naive_utc(),
-            event: name.to_owned(),
-            user_id: event.user_id,
-            session_id: event.session_id,
-            client_ip: None,
-            detail: event.detail,
-        };
         stored::insert(conn, &[row])?;
     }
     Ok(())
@@ -389,7 +381,9 @@ pub fn spawn_retention(db: Database, retention: chrono::Duration) {
             ticker.tick().await;
             let cutoff = Utc::now().naive_utc() - retention;
             match db
-                .run(move |conn| stored::delete_older_than(conn, cutoff).map_err(DbError::from))
+                .run(move |conn| {
+                    stored::delete_older_than(conn, cutoff, RETENTION_BATCH).map_err(DbError::from)
+                })
                 .await
             {
                 Ok(0) => {}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::Server;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, HttpMessage, HttpServer, middleware, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::audit::{self, Audit};
@@ -23,6 +23,7 @@ use crate::signals;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 use crate::throttle::Throttle;
+use crate::throttle::client_ip::ResolvedClient;
 use crate::throttle::connections::{ConnectionCounter, OverConnectionCap};
 use crate::throttle::shared::SharedStore;
 use crate::tokens::{KeySet, TokenService};
@@ -275,10 +276,13 @@ async fn observe_request(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = std::time::Instant::now();
     let state = request.app_data::<web::Data<AppState>>().cloned();
+    // Resolved once here; the span, the routes and the limits read it.
     let client = state
         .as_ref()
-        .zip(request.peer_addr())
-        .map(|(state, peer)| state.proxies.client_ip(peer.ip(), request.headers()));
+        .map(|state| ResolvedClient::of(request.request(), &state.proxies));
+    if let Some(client) = client {
+        request.extensions_mut().insert(ResolvedClient(client));
+    }
     let method = metrics::method_label(request.method());
     // The route as the router will match it (known before it runs).
     let route = metrics::route_label(request.match_pattern());

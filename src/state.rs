@@ -36,3 +36,23 @@ pub struct AppState {
     /// reach the database through `sessions` and `users` only.
     pub db: Database,
 }
+
+impl AppState {
+    /// What `/metrics` reports of state kept elsewhere, read now.
+    pub fn readings(&self) -> crate::metrics::Readings {
+        let (connections_in_use, connections_idle) = self.db.connections();
+        let (revoked_sessions, cached_users, lag) = self.sessions.readings();
+        let (hashes_waiting, hashes_running) = self.hashing.load();
+        crate::metrics::Readings {
+            connections_in_use,
+            connections_idle,
+            database_unreachable: self.db.is_unreachable(),
+            change_feed_lag_seconds: lag.as_secs_f64(),
+            revoked_sessions,
+            cached_users,
+            hashes_running,
+            hashes_waiting,
+            key_set_version: self.tokens.keys().version,
+        }
+    }
+}

@@ -37,8 +37,9 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
         let client_ip = request
             .app_data::<actix_web::web::Data<crate::state::AppState>>()
-            .zip(request.peer_addr())
-            .map(|(state, peer)| state.proxies.client_ip(peer.ip(), request.headers()));
+            .map(|state| {
+                crate::throttle::client_ip::ResolvedClient::of(request.request(), &state.proxies)
+            });
         let route = request.match_pattern().unwrap_or_default();
         tracing::info_span!(
             "HTTP request",

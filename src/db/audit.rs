@@ -93,7 +93,22 @@ pub fn page(
     Ok((rows, count))
 }
 
-/// Deletes the events older than `cutoff`; returns how many.
-pub fn delete_older_than(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(audit_events::table.filter(audit_events::at.lt(cutoff))).execute(conn)
+/// Deletes the events older than `cutoff`, `batch` rows per transaction
+/// (the first run after a long pause may have many); returns how many.
+pub fn delete_older_than(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+    batch: i64,
+) -> QueryResult<usize> {
+    super::cleanup::delete_in_batches(batch, |batch| {
+        super::write_transaction(conn, |conn| {
+            let oldest: Vec<i64> = audit_events::table
+                .filter(audit_events::at.lt(cutoff))
+                .select(audit_events::id)
+                .limit(batch)
+                .load(conn)?;
+            diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&oldest)))
+                .execute(conn)
+        })
+    })
 }

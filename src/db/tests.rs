@@ -125,3 +125,32 @@ fn without_grace_a_loser_whose_clock_read_came_first_is_still_reuse() {
         "{outcome:?}"
     );
 }
+
+#[test]
+fn audit_events_past_their_retention_go_in_batches_and_the_rest_stay() {
+    use super::audit::{self, AuditFilter, NewAuditRow};
+    let db = TestDb::new();
+    let mut conn = db.pool.get().expect("connection");
+    let now = chrono::Utc::now().naive_utc();
+    let row = |days_ago: i64| NewAuditRow {
+        at: now - chrono::Duration::days(days_ago),
+        event: "login_failed".to_owned(),
+        user_id: Some(1),
+        session_id: None,
+        client_ip: Some("203.0.113.1".to_owned()),
+        detail: None,
+    };
+    let rows = [row(100), row(95), row(91), row(1)];
+    assert_eq!(audit::insert(&mut conn, &rows).expect("stored"), 4);
+    let cutoff = now - chrono::Duration::days(90);
+    assert_eq!(
+        audit::delete_older_than(&mut conn, cutoff, 2).expect("deleted"),
+        3
+    );
+    let (left, count) = audit::page(&mut conn, &AuditFilter::default(), 10, 0).expect("read");
+    assert_eq!(count, 1);
+    assert!(
+        (left[0].at - rows[3].at).num_seconds().abs() < 1,
+        "the recent one stays"
+    );
+}

@@ -224,10 +224,7 @@ fn options(name: &str, allow: &'static str) -> HttpResponse {
 
 /// The request's client address, resolved through the trusted proxies.
 fn client_ip(state: &AppState, request: &HttpRequest) -> std::net::IpAddr {
-    let peer = request
-        .peer_addr()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
-    state.proxies.client_ip(peer, request.headers())
+    crate::throttle::client_ip::ResolvedClient::of(request, &state.proxies)
 }
 
 /// Where a refresh or logout's refresh token came from.

@@ -18,6 +18,27 @@ pub enum ForwardingHeader {
     Forwarded,
 }
 
+/// The client's address, resolved once per request by the outermost
+/// middleware and kept in the request's extensions, where the request span,
+/// the routes and the limits read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolvedClient(pub IpAddr);
+
+impl ResolvedClient {
+    /// The address kept for `request`, or resolved now (a request the
+    /// middleware did not see: tests, another app).
+    pub fn of(request: &actix_web::HttpRequest, proxies: &TrustedProxies) -> IpAddr {
+        if let Some(resolved) = actix_web::HttpMessage::extensions(request).get::<ResolvedClient>()
+        {
+            return resolved.0;
+        }
+        let peer = request
+            .peer_addr()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |peer| peer.ip());
+        proxies.client_ip(peer, request.headers())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TrustedProxies {
     networks: Vec<IpNet>,

@@ -7,36 +7,16 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, latchkey, latchkey_with, spawn_app, spawn_app_with, text};
+use crate::helpers::{
+    self, TestApp, latchkey, latchkey_with, series, spawn_app, spawn_app_with, text,
+};
 
 async fn scrape(app: &TestApp) -> String {
-    let response = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .starts_with("application/openmetrics-text")
-    );
-    response.text().await.expect("text")
+    helpers::scrape(&app.client, &app.address).await
 }
 
-/// The value of the series named exactly `series` (name and labels as
-/// exposed), or `None` when it is not there.
-fn value(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        let (name, value) = line.rsplit_once(' ')?;
-        (name == series).then(|| value.parse().expect("a number"))
-    })
-}
-
-fn count(metrics: &str, series: &str) -> f64 {
-    value(metrics, series).unwrap_or_else(|| panic!("{series} is not exposed:\n{metrics}"))
+fn count(metrics: &str, name: &str) -> f64 {
+    series(metrics, name).unwrap_or_else(|| panic!("{name} is not exposed:\n{metrics}"))
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{PostgresCluster, spawn_app_with};
+use crate::helpers::{PostgresCluster, count_rows, spawn_app_with};
 
 /// What one refresh chain saw.
 #[derive(Default)]
@@ -176,20 +176,12 @@ async fn a_database_outage_fails_fast_and_recovers_with_no_refresh_accepted_twic
     // And in the store: no refresh token has two children.
     let url = cluster.url();
     let doubled: i64 = tokio::task::spawn_blocking(move || {
-        use diesel::{Connection, RunQueryDsl};
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let mut conn = diesel::PgConnection::establish(&url).expect("connects");
-        diesel::sql_query(
+        count_rows(
+            &url,
             "SELECT count(*) AS n FROM (SELECT parent_jti FROM refresh_tokens \
              WHERE parent_jti IS NOT NULL GROUP BY parent_jti HAVING count(*) > 1) AS twice",
+            None,
         )
-        .get_result::<Count>(&mut conn)
-        .expect("counted")
-        .n
     })
     .await
     .expect("query");

@@ -12,7 +12,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{RedisServer, SECRET, ServerProcess, TestDatabase, latchkey_with, text};
+use crate::helpers::{
+    RedisServer, SECRET, ServerProcess, TestDatabase, count_rows, latchkey_with, scrape, series,
+    text,
+};
 
 const PASSWORD: &str = "a long passphrase 1";
 
@@ -58,19 +61,9 @@ impl Cluster {
         (response.status().as_u16(), retry_after)
     }
 
-    async fn metric(&self, instance: &str, series: &str) -> f64 {
-        let text = self
-            .client
-            .get(format!("{instance}/metrics"))
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("text");
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("{series} missing"))
+    async fn metric(&self, instance: &str, name: &str) -> f64 {
+        let metrics = scrape(&self.client, instance).await;
+        series(&metrics, name).unwrap_or_else(|| panic!("{name} missing"))
     }
 }
 
@@ -230,18 +223,11 @@ async fn three_instances_share_one_set_of_limits_through_redis() {
     let parent = claims["jti"].as_str().expect("jti").to_owned();
     let url = database.url.clone();
     let recorded: i64 = tokio::task::spawn_blocking(move || {
-        use diesel::{Connection, RunQueryDsl};
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let mut conn = diesel::PgConnection::establish(&url).expect("connects");
-        diesel::sql_query("SELECT count(*) AS n FROM refresh_tokens WHERE parent_jti = $1")
-            .bind::<diesel::sql_types::Text, _>(parent)
-            .get_result::<Count>(&mut conn)
-            .expect("counted")
-            .n
+        count_rows(
+            &url,
+            "SELECT count(*) AS n FROM refresh_tokens WHERE parent_jti = $1",
+            Some(&parent),
+        )
     })
     .await
     .expect("query");

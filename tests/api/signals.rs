@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{SECRET, ServerProcess, TestDatabase, latchkey_with, text};
+use crate::helpers::{SECRET, ServerProcess, TestDatabase, latchkey_with, scrape, text};
 
 const PASSWORD: &str = "a long passphrase 1";
 
@@ -260,14 +260,7 @@ async fn sighup_rotates_keys_under_load_with_no_failed_request() {
         .await
         .expect("sent");
     assert_eq!(verify_old.status(), 200, "the first key still verifies");
-    let metrics = client
-        .get(format!("{address}/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = scrape(&client, &address).await;
     assert!(
         metrics.contains("latchkey_key_set_version 3\n"),
         "{metrics}"

@@ -61,6 +61,26 @@ impl TestDatabase {
     }
 }
 
+/// `SELECT count(*) AS n ...` (`sql`, with `$1` bound to `param` when
+/// given) on the PostgreSQL database at `url`.
+pub fn count_rows(url: &str, sql: &str, param: Option<&str>) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = diesel::PgConnection::establish(url).expect("connects");
+    let query = diesel::sql_query(sql);
+    match param {
+        Some(param) => query
+            .bind::<diesel::sql_types::Text, _>(param)
+            .get_result::<Count>(&mut conn),
+        None => query.get_result::<Count>(&mut conn),
+    }
+    .expect("counted")
+    .n
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.postgres

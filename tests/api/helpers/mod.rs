@@ -11,14 +11,16 @@ mod keys;
 mod postgres_cluster;
 mod python;
 mod redis_server;
+mod scrape;
 mod server_process;
 
 pub use cli::*;
-pub use database::TestDatabase;
+pub use database::{TestDatabase, count_rows};
 pub use forge::*;
 pub use harness::*;
 pub use keys::*;
 pub use postgres_cluster::PostgresCluster;
 pub use python::run_python;
 pub use redis_server::RedisServer;
+pub use scrape::{scrape, series};
 pub use server_process::ServerProcess;
