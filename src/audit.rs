@@ -393,3 +393,28 @@ pub fn spawn_retention(db: Database, retention: chrono::Duration) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn openapi_lists_every_event_name_in_order() {
+        let spec = include_str!("../openapi.yaml");
+        let line = spec
+            .lines()
+            .find(|line| line.trim_start().starts_with("enum: [login_succeeded"))
+            .expect("AuditEventName's enum");
+        let listed: Vec<&str> = line
+            .trim()
+            .trim_start_matches("enum: [")
+            .trim_end_matches(']')
+            .split(", ")
+            .collect();
+        let names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+        assert_eq!(listed, names);
+        for name in names {
+            assert_eq!(Kind::from_name(name).map(Kind::name), Some(name));
+        }
+    }
+}

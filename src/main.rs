@@ -69,8 +69,9 @@ enum Command {
         user_id: Option<i64>,
         /// Only events of this kind (login_succeeded, login_failed,
         /// refresh_reuse_detected, logout, logout_all, session_ended,
-        /// password_changed, user_created, user_deactivated, user_deleted,
-        /// key_set_reloaded, key_set_reload_refused).
+        /// password_changed, user_created, user_changed, user_activated,
+        /// user_deactivated, user_deleted, key_set_reloaded,
+        /// key_set_reload_refused).
         #[arg(long)]
         event: Option<String>,
         /// Only events since this time (2026-12-01T09:00:00Z), date

@@ -21,14 +21,14 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// and status class.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub route: String,
+    pub route: &'static str,
     pub method: &'static str,
     pub status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
+    pub route: &'static str,
 }
 
 /// A label with one of a few fixed values (`outcome`, `reason`, `token_type`, ...).
@@ -307,20 +307,8 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// The route label: the matched route's template, with the trailing slash
-/// every `/api/` route is listed with (each also answers without it);
-/// `unmatched` for a request no route took.
-pub fn route_label(pattern: Option<String>) -> String {
-    match pattern {
-        Some(mut pattern) => {
-            if pattern.starts_with("/api/") && !pattern.ends_with('/') {
-                pattern.push('/');
-            }
-            pattern
-        }
-        None => "unmatched".to_owned(),
-    }
-}
+/// The route label of a request no route took.
+pub const UNMATCHED: &str = "unmatched";
 
 /// The method label: the methods latchkey serves, every other one as `other`.
 pub fn method_label(method: &actix_web::http::Method) -> &'static str {

@@ -284,20 +284,23 @@ async fn observe_request(
         request.extensions_mut().insert(ResolvedClient(client));
     }
     let method = metrics::method_label(request.method());
-    // The route as the router will match it (known before it runs).
-    let route = metrics::route_label(request.match_pattern());
     let outcome = Audit::for_client(client, next.call(request)).await;
     if let Some(state) = state {
-        let status = match &outcome {
-            Ok(response) => response.status(),
-            Err(error) => error.as_response_error().status_code(),
+        let (route, status) = match &outcome {
+            Ok(response) => (
+                response
+                    .request()
+                    .app_data::<routes::RouteLabel>()
+                    .map(|label| label.0),
+                response.status(),
+            ),
+            Err(error) => (None, error.as_response_error().status_code()),
         };
+        let route = route.unwrap_or(metrics::UNMATCHED);
         state
             .metrics
             .request_seconds
-            .get_or_create(&RouteLabels {
-                route: route.clone(),
-            })
+            .get_or_create(&RouteLabels { route })
             .observe(started.elapsed().as_secs_f64());
         state
             .metrics
