@@ -14,7 +14,6 @@ use serde_json::{Map, Value};
 use super::algorithms::parse_algorithm;
 use super::claims::{TokenError, TokenType, TypeClaim, UserClaim, ValidatedToken, timestamp};
 use super::{ActiveKeys, MAX_TOKEN_BYTES, TokenRules, TokenService, cache};
-use crate::metrics::Metrics;
 
 /// Header parameters we accept; anything else (`crit`, `jku`, `x5u`, `jwk`,
 /// `x5c`, ...) makes the token invalid.
@@ -54,7 +53,7 @@ impl TokenService {
         // One key set for the whole check, and only cache entries it made.
         let keys = self.keys.load();
         if let Some(token) = self.verified.get(&fingerprint, keys.version) {
-            Metrics::count(&self.metrics.verified_token_cache, "result", "hit");
+            self.metrics.verified_token_cache_hits.inc();
             let now = Utc::now()
                 .timestamp()
                 .saturating_sub_unsigned(self.rules.leeway_seconds);
@@ -66,7 +65,7 @@ impl TokenService {
         let token = Arc::new(self.verify(raw, &keys)?);
         // Refresh tokens are used once (rotation): caching them only churns.
         if token.is(TokenType::Access) {
-            Metrics::count(&self.metrics.verified_token_cache, "result", "miss");
+            self.metrics.verified_token_cache_misses.inc();
             self.verified
                 .insert(fingerprint, keys.version, token.clone());
         }
