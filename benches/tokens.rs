@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::Algorithm;
-use latchkey::settings::{JwtSettings, Settings};
+use latchkey::settings::Settings;
 use latchkey::tokens::keys::{self, LoadedKey};
 use latchkey::tokens::{KeySet, TokenService, TokenType, algorithm_name};
 use serde_json::Map;
@@ -52,13 +52,21 @@ fn key_set(algorithm: Algorithm) -> KeySet {
 
 /// Two services over the same keys: one with the verified-token cache, one
 /// without (every decode checks the signature).
-fn services(settings: &JwtSettings, algorithm: Algorithm) -> (TokenService, TokenService) {
+fn services(settings: &Settings, algorithm: Algorithm) -> (TokenService, TokenService) {
     let keys = key_set(algorithm);
-    let mut uncached = settings.clone();
+    let mut uncached = settings.jwt.clone();
     uncached.verified_token_cache_capacity = 0;
     (
-        TokenService::new(settings.token_rules(), keys.clone(), Default::default()),
-        TokenService::new(uncached.token_rules(), keys, Default::default()),
+        TokenService::new(
+            settings.jwt.token_rules(&settings.sliding),
+            keys.clone(),
+            Default::default(),
+        ),
+        TokenService::new(
+            uncached.token_rules(&settings.sliding),
+            keys,
+            Default::default(),
+        ),
     )
 }
 
@@ -71,7 +79,7 @@ fn main() {
         Algorithm::RS256,
     ] {
         let name = algorithm_name(algorithm);
-        let (service, uncached) = services(&settings.jwt, algorithm);
+        let (service, uncached) = services(&settings, algorithm);
         let now = chrono::Utc::now();
         let (refresh, access) = service.issue_pair(
             1,

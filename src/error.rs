@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
+use crate::auth::BearerRefusal;
 use crate::db::DbError;
 use crate::db::refresh_tokens::Refusal;
 use crate::sessions::SessionError;
@@ -58,7 +59,11 @@ pub enum ApiError {
     BadAuthorizationHeader,
     /// A Bearer token that no token class accepts.
     #[error("Given token not valid for any token type")]
-    BearerTokenInvalid(TokenError),
+    BearerTokenInvalid(BearerRefusal),
+    /// `Authorization: Token ...` refused (`drf_token.enabled`), in DRF's
+    /// words and without a `code`.
+    #[error("{0}")]
+    DrfKey(DrfKeyError),
     #[error("Token contained no recognizable user identification")]
     NoUserIdentification,
     #[error("User not found")]
@@ -89,6 +94,27 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Django REST framework's `TokenAuthentication` refusals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DrfKeyError {
+    #[error("Invalid token.")]
+    Invalid,
+    #[error("Invalid token header. No credentials provided.")]
+    NoCredentials,
+    #[error("Invalid token header. Token string should not contain spaces.")]
+    Spaces,
+    #[error("Invalid token header. Token string should not contain invalid characters.")]
+    InvalidCharacters,
+    #[error("User inactive or deleted.")]
+    UserInactive,
+}
+
+impl From<DrfKeyError> for ApiError {
+    fn from(error: DrfKeyError) -> Self {
+        Self::DrfKey(error)
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
@@ -108,6 +134,10 @@ impl From<SessionError> for ApiError {
             SessionError::BadCredentials => Self::BadCredentials,
             SessionError::HashingBusy => Self::HashingBusy,
             SessionError::UnknownSession | SessionError::UnknownUser => Self::NotFound,
+            SessionError::DrfKey(crate::sessions::drf_keys::KeyRefusal::UserInactive) => {
+                Self::DrfKey(DrfKeyError::UserInactive)
+            }
+            SessionError::DrfKey(_) => Self::DrfKey(DrfKeyError::Invalid),
             SessionError::Storage(error) => Self::from(error),
         }
     }
@@ -201,6 +231,7 @@ impl ResponseError for ApiError {
             | Self::NotAuthenticated
             | Self::BadAuthorizationHeader
             | Self::BearerTokenInvalid(_)
+            | Self::DrfKey(_)
             | Self::NoUserIdentification
             | Self::UserNotFound
             | Self::UserInactive
@@ -232,15 +263,25 @@ impl ResponseError for ApiError {
             Self::BadAuthorizationHeader => detail_with_code(self, "bad_authorization_header"),
             Self::UserNotFound => detail_with_code(self, "user_not_found"),
             Self::UserInactive => detail_with_code(self, "user_inactive"),
-            Self::BearerTokenInvalid(reason) => json!({
-                "detail": self.to_string(),
-                "code": "token_not_valid",
-                "messages": [{
+            Self::BearerTokenInvalid(refusal) => {
+                let mut messages = vec![json!({
                     "token_class": "AccessToken",
                     "token_type": "access",
-                    "message": reason.to_string(),
-                }],
-            }),
+                    "message": refusal.access.to_string(),
+                })];
+                if let Some(sliding) = refusal.sliding {
+                    messages.push(json!({
+                        "token_class": "SlidingToken",
+                        "token_type": "sliding",
+                        "message": sliding.to_string(),
+                    }));
+                }
+                json!({
+                    "detail": self.to_string(),
+                    "code": "token_not_valid",
+                    "messages": messages,
+                })
+            }
             Self::PayloadTooLarge { limit } => detail(format!(
                 "Request body is larger than the limit of {limit} bytes."
             )),

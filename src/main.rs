@@ -141,6 +141,15 @@ enum UsersCommand {
     Delete { name: String },
     /// List users.
     List,
+    /// Print the user's DRF token key (drf_token), the one their next
+    /// login would get, creating it if they have none.
+    Token {
+        name: String,
+        /// Replace every key of the user with a new one (the old ones stop
+        /// working on every instance within cache.sync_interval_ms).
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Import a Django project's users and groups as they are: ids,
     /// usernames, password hashes, flags, names, dates and memberships.
     /// Idempotent: a second run updates what changed and creates what is new.
@@ -152,7 +161,8 @@ enum UsersCommand {
             required_unless_present = "dumpdata"
         )]
         from: Option<String>,
-        /// Or the JSON of `manage.py dumpdata auth.user auth.group`.
+        /// Or the JSON of `manage.py dumpdata auth.user auth.group` (add
+        /// authtoken.token to bring DRF's token keys).
         #[arg(long)]
         dumpdata: Option<std::path::PathBuf>,
         /// The users table, for a custom user model that keeps Django's columns.
@@ -163,6 +173,10 @@ enum UsersCommand {
         /// The table of who is in which group (user_id, group_id).
         #[arg(long, default_value = "auth_user_groups")]
         membership_table: String,
+        /// DRF's token keys (rest_framework.authtoken), brought as digests;
+        /// a database without the table has none.
+        #[arg(long, default_value = "authtoken_token")]
+        drf_key_table: String,
         /// Say what would change, and change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -236,12 +250,14 @@ fn main() -> ExitCode {
             UsersCommand::Activate { name } => users::set_active(&settings, &name, true),
             UsersCommand::Delete { name } => users::delete_user(&settings, &name),
             UsersCommand::List => users::list_users(&settings),
+            UsersCommand::Token { name, rotate } => users::drf_key(&settings, &name, rotate),
             UsersCommand::ImportDjango {
                 from,
                 dumpdata,
                 user_table,
                 group_table,
                 membership_table,
+                drf_key_table,
                 dry_run,
             } => match (from, dumpdata) {
                 (Some(url), _) => {
@@ -249,6 +265,7 @@ fn main() -> ExitCode {
                         users: user_table,
                         groups: group_table,
                         memberships: membership_table,
+                        drf_keys: drf_key_table,
                     };
                     let source = DjangoSource::Database { url, tables };
                     import_django::import_django(&settings, source, dry_run)

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::metrics::{self, Metrics, RequestLabels, RouteLabels};
 use crate::passwords::HashingPool;
 use crate::routes::{self, input::BodyLimits};
+use crate::sessions::drf_keys::KeyMint;
 use crate::sessions::{SessionParts, SessionPolicy, Sessions, Upkeep};
 use crate::settings::{CorsSettings, Settings};
 use crate::signals;
@@ -131,7 +132,7 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     }
     let keys = KeySet::load(&settings.jwt.key_config(&settings.data_dir))?;
     let tokens = Arc::new(TokenService::new(
-        settings.jwt.token_rules(),
+        settings.jwt.token_rules(&settings.sliding),
         keys,
         metrics.clone(),
     ));
@@ -166,6 +167,13 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         rotation_writers: settings.database.rotation_writers,
         audit: audit.clone(),
         metrics: metrics.clone(),
+        drf_keys: if settings.drf_token.enabled {
+            Some(KeyMint::new(
+                &settings.drf_token.secret_bytes(&settings.data_dir)?,
+            ))
+        } else {
+            None
+        },
     }));
     let users = Users::new(UserParts {
         db: db.clone(),
@@ -226,6 +234,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         state.settings.cors.clone(),
         state.settings.cookies.csrf_header.clone(),
     );
+    let served = routes::Served::from_settings(&state.settings);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -239,7 +248,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(middleware::from_fn(observe_request))
             .app_data(data.clone())
             .app_data(body_limits)
-            .configure(routes::configure)
+            .configure(move |config| routes::configure(config, served))
             .default_service(web::to(routes::not_found))
     })
     .on_connect(move |connection, data| connections.on_connect(connection, data))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::connect;
-use crate::db::import::{self, DjangoTables, DjangoUser, parse_django_time};
+use crate::db::import::{self, DjangoKey, DjangoTables, DjangoUser, parse_django_time};
 use crate::passwords::HashRefusal;
 use crate::settings::Settings;
 
@@ -51,7 +51,7 @@ pub fn import_django(
         .filter(|user| matches!(hasher.accepts(&user.password), Err(HashRefusal::Unknown)))
         .collect();
     println!(
-        "{}users: {} created, {} updated, {} unchanged, {} skipped; groups: {} created",
+        "{}users: {} created, {} updated, {} unchanged, {} skipped; groups: {} created; DRF keys: {} brought",
         if dry_run {
             "dry run, nothing written: "
         } else {
@@ -61,7 +61,8 @@ pub fn import_django(
         report.updated,
         report.unchanged,
         report.skipped.len(),
-        report.groups_created
+        report.groups_created,
+        report.drf_keys
     );
     for (username, reason) in &report.skipped {
         println!("skipped {username:?}: {reason}");
@@ -98,6 +99,28 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
                 (object["pk"].as_i64(), object["fields"]["name"].as_str())
         {
             group_names.insert(pk, name.to_owned());
+        }
+    }
+    // DRF's keys (`authtoken.token`: the key is the pk), by user id or,
+    // with natural keys, by username.
+    let mut keys_by_id = HashMap::<i64, String>::new();
+    let mut keys_by_name = HashMap::<String, String>::new();
+    for object in &objects {
+        if object["model"] != "authtoken.token" {
+            continue;
+        }
+        let Some(key) = object["pk"].as_str() else {
+            return Err("an authtoken.token without a key".to_owned());
+        };
+        match &object["fields"]["user"] {
+            Value::Number(id) if id.as_i64().is_some() => {
+                keys_by_id.insert(id.as_i64().unwrap_or_default(), key.to_owned());
+            }
+            Value::Array(natural) if natural.first().and_then(Value::as_str).is_some() => {
+                let name = natural.first().and_then(Value::as_str).unwrap_or_default();
+                keys_by_name.insert(name.to_owned(), key.to_owned());
+            }
+            other => return Err(format!("an authtoken.token of user {other}, not a user id")),
         }
     }
     let mut users = Vec::new();
@@ -150,7 +173,6 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
         groups.dedup();
         users.push(DjangoUser {
             id,
-            username,
             password: text("password"),
             email: text("email"),
             first_name: text("first_name"),
@@ -162,6 +184,11 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
                 .ok_or_else(|| format!("user {id}: no date_joined"))?,
             last_login: time("last_login")?,
             groups,
+            drf_key: keys_by_id
+                .remove(&id)
+                .or_else(|| keys_by_name.remove(&username))
+                .map(DjangoKey),
+            username,
         });
     }
     if users.is_empty() {

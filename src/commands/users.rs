@@ -261,6 +261,30 @@ pub fn delete_user(settings: &Settings, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints the user's DRF token key, after rotating it if asked.
+pub fn drf_key(settings: &Settings, name: &str, rotate: bool) -> anyhow::Result<()> {
+    if !settings.drf_token.enabled {
+        eprintln!("note: drf_token.enabled is false: the key works once it is on");
+    }
+    let mint = crate::sessions::drf_keys::KeyMint::new(
+        &settings.drf_token.secret_bytes(&settings.data_dir)?,
+    );
+    let mut conn = connect(settings)?;
+    let key = users::with_user_locked(&mut conn, users::UserKey::Name(name), |conn, id| {
+        mint.key_for(conn, id, rotate)
+    })?;
+    let found = key.is_some();
+    // A rotation is enforced everywhere before this returns.
+    if found && rotate {
+        require_user(true, name, settings)?;
+    }
+    anyhow::ensure!(found, "no user named {name:?}");
+    if let Some(key) = key {
+        println!("{key}");
+    }
+    Ok(())
+}
+
 pub fn list_users(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     println!(

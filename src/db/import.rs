@@ -35,6 +35,19 @@ pub struct DjangoUser {
     pub last_login: Option<NaiveDateTime>,
     /// Names of the user's groups, sorted.
     pub groups: Vec<String>,
+    /// The user's DRF token key (`authtoken_token`), if they have one.
+    pub drf_key: Option<DjangoKey>,
+}
+
+/// A DRF token key read from Django: stored here only as its digest, and
+/// never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DjangoKey(pub String);
+
+impl std::fmt::Debug for DjangoKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DjangoKey(..)")
+    }
 }
 
 impl DjangoUser {
@@ -77,13 +90,16 @@ pub struct DjangoTables {
     pub users: String,
     pub groups: String,
     pub memberships: String,
+    /// DRF's token keys (`rest_framework.authtoken`); a database without
+    /// this table has none to bring.
+    pub drf_keys: String,
 }
 
 impl DjangoTables {
     /// Every name is a plain identifier, optionally schema-qualified: they
     /// are written into the queries.
     pub fn check(&self) -> Result<(), String> {
-        for name in [&self.users, &self.groups, &self.memberships] {
+        for name in [&self.users, &self.groups, &self.memberships, &self.drf_keys] {
             let plain = |part: &str| {
                 part.chars()
                     .next()
@@ -136,6 +152,14 @@ struct GroupRow {
 }
 
 #[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = Text)]
+    key: String,
+}
+
+#[derive(QueryableByName)]
 struct MembershipRow {
     #[diesel(sql_type = BigInt)]
     user_id: i64,
@@ -182,14 +206,19 @@ pub fn read_database(
         "SELECT CAST(user_id AS BIGINT) AS user_id, CAST(group_id AS BIGINT) AS group_id FROM {}",
         quoted(&tables.memberships)
     );
+    let keys_query = format!(
+        "SELECT CAST(user_id AS BIGINT) AS user_id, key FROM {}",
+        quoted(&tables.drf_keys)
+    );
     let queries = [users_query, groups_query, memberships_query];
-    let (users, groups, memberships) = if postgres {
+    let ((users, groups, memberships), keys) = if postgres {
         let mut conn = diesel::PgConnection::establish(source)
             .map_err(|e| format!("cannot open the Django database: {e}"))?;
         diesel::sql_query("SET TIME ZONE 'UTC'")
             .execute(&mut conn)
             .map_err(|e| format!("cannot read the Django tables: {e}"))?;
         read_rows(&mut conn, &queries)
+            .and_then(|rows| Ok((rows, read_keys(&mut conn, &keys_query)?)))
     } else {
         let path = source.strip_prefix("sqlite://").unwrap_or(source);
         // Opening a path that is not there would create an empty database.
@@ -199,9 +228,28 @@ pub fn read_database(
         let mut conn = diesel::SqliteConnection::establish(path)
             .map_err(|e| format!("cannot open the Django database: {e}"))?;
         read_rows(&mut conn, &queries)
+            .and_then(|rows| Ok((rows, read_keys(&mut conn, &keys_query)?)))
     }
     .map_err(|e| format!("cannot read the Django tables: {e}"))?;
-    assemble(users, groups, memberships)
+    assemble(users, groups, memberships, keys)
+}
+
+/// DRF's keys by user; none when the project does not use
+/// `rest_framework.authtoken` (the table is not there).
+fn read_keys<C>(conn: &mut C, query: &str) -> QueryResult<Vec<KeyRow>>
+where
+    C: diesel::Connection,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, KeyRow>,
+{
+    match diesel::sql_query(query).load(conn) {
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("does not exist")
+                || info.message().contains("no such table") =>
+        {
+            Ok(Vec::new())
+        }
+        read => read,
+    }
 }
 
 type Rows = (Vec<UserRow>, Vec<GroupRow>, Vec<MembershipRow>);
@@ -224,7 +272,10 @@ fn assemble(
     users: Vec<UserRow>,
     groups: Vec<GroupRow>,
     memberships: Vec<MembershipRow>,
+    keys: Vec<KeyRow>,
 ) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
+    let mut keys: std::collections::HashMap<i64, String> =
+        keys.into_iter().map(|row| (row.user_id, row.key)).collect();
     let names: std::collections::HashMap<i64, String> = groups
         .into_iter()
         .map(|group| (group.id, group.name))
@@ -268,6 +319,7 @@ fn assemble(
             date_joined,
             last_login,
             groups,
+            drf_key: keys.remove(&row.id).map(DjangoKey),
         });
     }
     let mut group_names: Vec<String> = names.into_values().collect();
@@ -306,6 +358,8 @@ pub struct ImportReport {
     /// Users an earlier import brought that Django no longer has: left as
     /// they are.
     pub gone_from_django: usize,
+    /// DRF keys brought (new, or changed in Django since the last import).
+    pub drf_keys: usize,
 }
 
 /// What an update takes from Django.
@@ -388,6 +442,17 @@ pub fn apply(
             }
             Ok(Plan::Unchanged) => Ok(Ok(Plan::Unchanged)),
         });
+        let outcome = match outcome {
+            Ok(Ok(plan)) if !dry_run => import_key(conn, user).map(|brought| {
+                report.drf_keys += usize::from(brought);
+                Ok(plan)
+            }),
+            Ok(Ok(plan)) => key_changed(conn, user).map(|changed| {
+                report.drf_keys += usize::from(changed);
+                Ok(plan)
+            }),
+            other => other,
+        };
         match outcome {
             Ok(Ok(Plan::Create)) => report.created += 1,
             Ok(Ok(Plan::Update(_))) => report.updated += 1,
@@ -453,6 +518,58 @@ fn plan(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<Result<Plan, 
         password,
         record,
     })))
+}
+
+/// Whether Django's key for the user differs from what the last import
+/// brought.
+fn key_changed(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> {
+    let imported: Option<Option<String>> = users::table
+        .find(user.id)
+        .select(users::imported_drf_key_digest)
+        .first(conn)
+        .optional()?;
+    let theirs = user
+        .drf_key
+        .as_ref()
+        .map(|key| sha256_hex(key.0.as_bytes()));
+    Ok(theirs.is_some() && imported.flatten() != theirs)
+}
+
+/// Brings the user's DRF key when Django's changed since the last import:
+/// the key imported before is deleted (its users' instances drop it through
+/// the change feed) and the new one stored as its digest. A key ended here
+/// stays ended while Django's is the same. Returns whether a key was
+/// brought.
+fn import_key(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> {
+    if !key_changed(conn, user)? {
+        return Ok(false);
+    }
+    let Some(key) = &user.drf_key else {
+        return Ok(false);
+    };
+    let digest = sha256_hex(key.0.as_bytes());
+    change_user(conn, UserKey::Id(user.id), None, |conn, id| {
+        diesel::delete(
+            super::schema::drf_token_keys::table
+                .filter(super::schema::drf_token_keys::user_id.eq(id))
+                .filter(super::schema::drf_token_keys::nonce.is_null()),
+        )
+        .execute(conn)?;
+        super::drf_keys::insert(
+            conn,
+            &super::drf_keys::StoredKey {
+                digest: digest.clone(),
+                user_id: id,
+                nonce: None,
+                created_at: chrono::Utc::now().naive_utc(),
+            },
+        )?;
+        diesel::update(users::table.find(id))
+            .set(users::imported_drf_key_digest.eq(&digest))
+            .execute(conn)
+            .map(drop)
+    })
+    .map(|changed| changed.is_some())
 }
 
 /// Whether two times are the same to the millisecond: `dumpdata` writes
@@ -570,6 +687,7 @@ mod tests {
             users: users.to_owned(),
             groups: "auth_group".to_owned(),
             memberships: "auth_user_groups".to_owned(),
+            drf_keys: "authtoken_token".to_owned(),
         };
         assert!(tables("auth_user").check().is_ok());
         assert!(tables("legacy.accounts_user").check().is_ok());

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod backend;
 pub mod circuit;
 mod cleanup;
+pub mod drf_keys;
 pub mod events;
 pub mod groups;
 pub mod import;

@@ -18,6 +18,7 @@ diesel::table! {
         kept_session_id -> Nullable<Text>,
         imported_password_digest -> Nullable<Text>,
         imported_record_digest -> Nullable<Text>,
+        imported_drf_key_digest -> Nullable<Text>,
     }
 }
 
@@ -62,7 +63,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_families,
     user_groups,
     user_group_members,
-    audit_events
+    audit_events,
+    drf_token_keys
 );
 
 diesel::table! {
@@ -85,8 +87,20 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         client_ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        sliding_issued_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    drf_token_keys (digest) {
+        digest -> Text,
+        user_id -> BigInt,
+        nonce -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(drf_token_keys -> users (user_id));
 
 diesel::table! {
     audit_events (id) {

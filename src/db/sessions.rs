@@ -159,6 +159,76 @@ pub fn end_all_for_user(
     Ok(ids)
 }
 
+/// Records the `iat` of a sliding session's first token; call in the
+/// transaction that created the session.
+pub fn start_sliding(
+    conn: &mut DbConnection,
+    id: &str,
+    issued_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(token_families::table.find(id))
+        .set(token_families::sliding_issued_at.eq(issued_at))
+        .execute(conn)
+        .map(drop)
+}
+
+/// What a sliding refresh found in the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Slide {
+    /// The token presented was the session's newest: the newest is now
+    /// the one issued at `now`.
+    Slid,
+    /// A token the session has since slid past, presented within the reuse
+    /// grace of that (a retry after a lost answer): the newest token is
+    /// the answer again; it was issued at this instant.
+    Replay(NaiveDateTime),
+    /// A token the session slid past longer ago than the grace: reuse. The
+    /// session has ended (published).
+    ReuseDetected,
+    /// No such session, it ended, or it is not a sliding session.
+    Ended,
+}
+
+/// Slides sliding session `id` for a token issued at `presented_iat`, at
+/// `now`. One conditional `UPDATE` decides, so of two refreshes racing with
+/// the newest token both slide to the same second or one replays what the
+/// other slid to; neither forks the session. Call in a write transaction.
+pub fn slide(
+    conn: &mut DbConnection,
+    id: &str,
+    presented_iat: NaiveDateTime,
+    now: NaiveDateTime,
+    grace: chrono::Duration,
+) -> QueryResult<Slide> {
+    let live = || {
+        token_families::table
+            .find(id)
+            .filter(token_families::revoked_at.is_null())
+            .filter(token_families::expires_at.gt(now))
+    };
+    let slid = diesel::update(live().filter(token_families::sliding_issued_at.le(presented_iat)))
+        .set((
+            token_families::sliding_issued_at.eq(now),
+            token_families::last_used_at.eq(now),
+        ))
+        .execute(conn)?;
+    if slid == 1 {
+        return Ok(Slide::Slid);
+    }
+    let newest: Option<Option<NaiveDateTime>> = live()
+        .select(token_families::sliding_issued_at)
+        .first(conn)
+        .optional()?;
+    let Some(Some(newest)) = newest else {
+        return Ok(Slide::Ended);
+    };
+    if now - newest <= grace {
+        return Ok(Slide::Replay(newest));
+    }
+    end(conn, id, Reason::ReuseDetected, now)?;
+    Ok(Slide::ReuseDetected)
+}
+
 /// Sessions ended at or after `since`, for an instance filling its revoked set.
 pub fn ended_since(
     conn: &mut DbConnection,

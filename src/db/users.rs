@@ -366,24 +366,64 @@ pub fn end_all_sessions(
     .map(|changed| changed.map(|((), change)| change))
 }
 
-/// Revokes every live session of the user but `keep` and voids whatever
-/// token of theirs was issued before `now` (but `keep`'s); call with the
-/// user's row locked.
+/// The credential a user's own password change keeps: the one the caller
+/// proved the old password with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Kept {
+    #[default]
+    Nothing,
+    /// A session (the caller's token's `sid`).
+    Session(String),
+    /// A DRF token key, by its digest.
+    DrfKey(String),
+}
+
+impl Kept {
+    fn session(&self) -> Option<&str> {
+        match self {
+            Self::Session(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn drf_key(&self) -> Option<&str> {
+        match self {
+            Self::DrfKey(digest) => Some(digest),
+            _ => None,
+        }
+    }
+}
+
+/// Revokes every live session of the user, deletes their DRF token keys and
+/// voids whatever token of theirs was issued before `now`, all but what
+/// `keep` names; call with the user's row locked.
 fn void_tokens(
     conn: &mut DbConnection,
     id: i64,
     reason: Reason,
     now: NaiveDateTime,
-    keep: Option<&str>,
+    keep: &Kept,
 ) -> QueryResult<Vec<String>> {
-    let revoked = sessions::end_all_for_user(conn, id, reason, now, keep)?;
+    let revoked = sessions::end_all_for_user(conn, id, reason, now, keep.session())?;
+    super::drf_keys::delete_for_user(conn, id, keep.drf_key())?;
     diesel::update(users::table.find(id))
         .set((
             users::tokens_valid_after.eq(now),
-            users::kept_session_id.eq(keep),
+            users::kept_session_id.eq(keep.session()),
         ))
         .execute(conn)?;
     Ok(revoked)
+}
+
+/// Runs `change` with the user's row locked, and publishes that the user
+/// changed (instances drop what they cached of them); no session ends.
+/// `None`: no such user.
+pub fn with_user_locked<T>(
+    conn: &mut DbConnection,
+    key: UserKey,
+    change: impl FnOnce(&mut DbConnection, i64) -> QueryResult<T>,
+) -> QueryResult<Option<T>> {
+    change_user(conn, key, None, change).map(|changed| changed.map(|(value, _)| value))
 }
 
 /// The id of the user `key` names.
@@ -456,7 +496,7 @@ pub fn delete(conn: &mut DbConnection, key: UserKey) -> QueryResult<Option<UserC
         diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(id)))
             .execute(conn)?;
         let now = chrono::Utc::now().naive_utc();
-        let ended = void_tokens(conn, id, Reason::UserDeleted, now, None)?;
+        let ended = void_tokens(conn, id, Reason::UserDeleted, now, &Kept::Nothing)?;
         // The feed's lock before the memberships the cascade takes, as every
         // membership change takes them (see `super::groups`).
         super::backend::order_feed_writes(conn)?;
@@ -572,14 +612,15 @@ pub fn update(
 
 /// Sets a new password for the user whose password `basis` checked, on the
 /// condition nothing changed since (as [`record_login`]), and ends every
-/// session of theirs but `keep` (the caller's, who proved the old password).
+/// session and DRF key of theirs but `keep` (the caller's, who proved the
+/// old password).
 /// Every token issued before now is void but those of `keep`. `None`: the
 /// condition failed, and nothing was written.
 pub fn change_password(
     conn: &mut DbConnection,
     basis: &LoginBasis,
     new_hash: &str,
-    keep: Option<&str>,
+    keep: &Kept,
 ) -> QueryResult<Option<UserChange>> {
     write_transaction(conn, |conn| {
         // The password checked, and nothing that ends sessions since (the
@@ -644,7 +685,7 @@ pub(super) fn change_user<T, E: From<diesel::result::Error>>(
         // the order they commit, so the mark never moves back.
         let now = chrono::Utc::now().naive_utc();
         let ended = match revoke {
-            Some(reason) => void_tokens(conn, id, reason, now, None)?,
+            Some(reason) => void_tokens(conn, id, reason, now, &Kept::Nothing)?,
             None => Vec::new(),
         };
         // The feed's lock after the user's row and sessions (see

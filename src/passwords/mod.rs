@@ -27,6 +27,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use ring::rand::{SecureRandom, SystemRandom};
 
 pub use pool::{HashingBusy, HashingPool};
+pub use stored::hex;
 use stored::{Argon2Params, Pbkdf2Digest, Stored, Unreadable};
 pub use validation::{PasswordRules, UserAttributes};
 

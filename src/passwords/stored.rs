@@ -389,7 +389,7 @@ impl Stored<'_> {
 }
 
 /// Lowercase hex, as Python's `hexdigest()` writes it.
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {

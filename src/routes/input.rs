@@ -122,6 +122,19 @@ impl FieldReader {
         }
     }
 
+    /// A required string kept as sent (`CharField(trim_whitespace=False)`):
+    /// only the empty string is blank. DRF's `obtain_auth_token` reads its
+    /// password so.
+    pub fn untrimmed_string(&mut self, name: &'static str) -> String {
+        match untrimmed_char_field(self.fields.remove(name)) {
+            Ok(value) => value,
+            Err(message) => {
+                self.fail(name, message);
+                String::new()
+            }
+        }
+    }
+
     /// A string that may be left out (`None`), but not blank when given.
     pub fn optional_string(&mut self, name: &'static str) -> Option<String> {
         self.fields.contains_key(name).then(|| self.string(name))
@@ -258,6 +271,16 @@ fn char_field(value: Option<Value>) -> Result<String, &'static str> {
     } else {
         trimmed.to_owned()
     })
+}
+
+/// [`char_field`] without the trimming.
+fn untrimmed_char_field(value: Option<Value>) -> Result<String, &'static str> {
+    match value {
+        Some(Value::String(text)) if text.is_empty() => Err(BLANK),
+        Some(Value::String(text)) if text.contains('\0') => Err(NUL_CHARACTER),
+        Some(Value::String(text)) => Ok(text),
+        other => char_field(other),
+    }
 }
 
 /// Python's name for a JSON value's type, as DRF's message uses it.
@@ -407,6 +430,20 @@ mod tests {
         assert_eq!(char_field(Some(Value::from(12))), Ok("12".to_owned()));
         assert_eq!(char_field(Some(Value::from("  pw  "))), Ok("pw".to_owned()));
         assert_eq!(char_field(Some(Value::from("a\0b"))), Err(NUL_CHARACTER));
+        assert_eq!(
+            untrimmed_char_field(Some(Value::from(" pw "))),
+            Ok(" pw ".to_owned())
+        );
+        assert_eq!(
+            untrimmed_char_field(Some(Value::from("   "))),
+            Ok("   ".to_owned())
+        );
+        assert_eq!(untrimmed_char_field(Some(Value::from(""))), Err(BLANK));
+        assert_eq!(untrimmed_char_field(None), Err(REQUIRED));
+        assert_eq!(
+            untrimmed_char_field(Some(Value::from(7))),
+            Ok("7".to_owned())
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod admin_audit;
 mod admin_users;
+mod drf_token;
 mod health;
 pub mod input;
 mod listing;
@@ -18,6 +19,7 @@ mod token_blacklist;
 mod token_introspect;
 mod token_obtain;
 mod token_refresh;
+mod token_sliding;
 mod token_verify;
 mod well_known;
 
@@ -41,9 +43,12 @@ const READ_CHANGE_DELETE: &str = "GET, PATCH, DELETE, HEAD, OPTIONS";
 /// it too). [`configure`] registers exactly these, one [`resource`] per path,
 /// so this list is the app's side of the drift test in `tests/api/schema.rs`.
 /// OPTIONS (every path) and HEAD (every GET path) are answered and not listed.
-pub const ROUTES: [(&str, &str); 25] = [
+pub const ROUTES: [(&str, &str); 28] = [
     ("POST", "/api/token/"),
     ("POST", "/api/token/refresh/"),
+    ("POST", "/api/token/sliding/"),
+    ("POST", "/api/token/sliding/refresh/"),
+    ("POST", "/api-token-auth/"),
     ("POST", "/api/token/verify/"),
     ("POST", "/api/token/blacklist/"),
     ("POST", "/api/token/introspect/"),
@@ -77,12 +82,42 @@ const BUSIEST: [&str; 4] = [
     "/api/token/",
 ];
 
-/// Registers every route in [`ROUTES`]. Each `/api/` endpoint answers with
-/// and without its trailing slash (Simple JWT redirects and loses the body),
-/// 405 for other methods and its description for OPTIONS. Each spelling is
-/// its own static resource: a resource with several patterns is matched by
-/// regex, which showed up in profiles of the verify path.
-pub fn configure(config: &mut web::ServiceConfig) {
+/// The routes of opt-in modes, and whether each mode is on: a route of a
+/// mode that is off is not registered at all, so it answers 404 to every
+/// method, as if it were not there.
+#[derive(Clone, Copy, Debug)]
+pub struct Served {
+    pub sliding: bool,
+    pub drf_token: bool,
+}
+
+/// DRF's `obtain_auth_token`, where DRF's documentation mounts it.
+const DRF_TOKEN_PATH: &str = "/api-token-auth/";
+
+impl Served {
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        Self {
+            sliding: settings.sliding.enabled,
+            drf_token: settings.drf_token.enabled,
+        }
+    }
+
+    fn serves(self, path: &str) -> bool {
+        match path {
+            "/api/token/sliding/" | "/api/token/sliding/refresh/" => self.sliding,
+            DRF_TOKEN_PATH => self.drf_token,
+            _ => true,
+        }
+    }
+}
+
+/// Registers every route in [`ROUTES`] that `served` serves. Each `/api/`
+/// endpoint (and `/api-token-auth/`) answers with and without its trailing
+/// slash (Simple JWT redirects and loses the body), 405 for other methods
+/// and its description for OPTIONS. Each spelling is its own static
+/// resource: a resource with several patterns is matched by regex, which
+/// showed up in profiles of the verify path.
+pub fn configure(config: &mut web::ServiceConfig, served: Served) {
     // actix tries resources in registration order, comparing static paths
     // byte for byte and running a regex for a templated one: the busiest
     // paths go first and templated ones last, so verify and Bearer calls
@@ -90,7 +125,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     // `/api/sessions/{id}/` was 3% of verify's profile).
     let mut paths: Vec<&'static str> = Vec::new();
     for (_, path) in ROUTES {
-        if !paths.contains(&path) {
+        if served.serves(path) && !paths.contains(&path) {
             paths.push(path);
         }
     }
@@ -100,23 +135,33 @@ pub fn configure(config: &mut web::ServiceConfig) {
     });
     let (api, root): (Vec<_>, Vec<_>) = paths.into_iter().partition(|p| p.starts_with("/api/"));
     for path in root {
-        config.service(resource(path, path));
+        if path == DRF_TOKEN_PATH {
+            // Token answers are not to be cached, as under /api/.
+            let bare = path.trim_end_matches('/');
+            config.service(
+                web::scope(bare)
+                    .wrap(no_store())
+                    .service(resource(path, "/"))
+                    .service(resource(path, "")),
+            );
+        } else {
+            config.service(resource(path, path));
+        }
     }
-    config.service(
-        web::scope("/api")
-            .wrap(
-                middleware::DefaultHeaders::new()
-                    .add((CACHE_CONTROL, "no-store"))
-                    .add((PRAGMA, "no-cache")),
-            )
-            .configure(move |scope| {
-                for path in api {
-                    let inner = &path["/api".len()..];
-                    scope.service(resource(path, inner));
-                    scope.service(resource(path, inner.trim_end_matches('/')));
-                }
-            }),
-    );
+    config.service(web::scope("/api").wrap(no_store()).configure(move |scope| {
+        for path in api {
+            let inner = &path["/api".len()..];
+            scope.service(resource(path, inner));
+            scope.service(resource(path, inner.trim_end_matches('/')));
+        }
+    }));
+}
+
+/// Token answers must not be cached (RFC 6749 §5.1).
+fn no_store() -> middleware::DefaultHeaders {
+    middleware::DefaultHeaders::new()
+        .add((CACHE_CONTROL, "no-store"))
+        .add((PRAGMA, "no-cache"))
 }
 
 /// The resource serving `path` (as [`ROUTES`] names it), mounted at `at`,
@@ -135,6 +180,11 @@ fn handlers(path: &str, at: &str) -> actix_web::Resource {
     match path {
         "/api/token/" => post_endpoint(at, "Token Obtain Pair", token_obtain::obtain),
         "/api/token/refresh/" => post_endpoint(at, "Token Refresh", token_refresh::refresh),
+        "/api/token/sliding/" => post_endpoint(at, "Token Obtain Sliding", token_sliding::obtain),
+        "/api/token/sliding/refresh/" => {
+            post_endpoint(at, "Token Refresh Sliding", token_sliding::refresh)
+        }
+        DRF_TOKEN_PATH => post_endpoint(at, "Obtain Auth Token", drf_token::obtain),
         "/api/token/verify/" => post_endpoint(at, "Token Verify", token_verify::verify),
         "/api/token/blacklist/" => post_endpoint(at, "Token Blacklist", token_blacklist::blacklist),
         "/api/token/introspect/" => {

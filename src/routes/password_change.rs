@@ -25,7 +25,7 @@ pub async fn change(
         old_password: Password::new(old_password),
         new_password1: Password::new(new_password1),
         new_password2: Password::new(new_password2),
-        session: auth.token.session().map(str::to_owned),
+        kept: auth.kept(),
         client_ip: super::client_ip(&state, &req),
     };
     state.users.change_password(&auth.user, change).await?;

@@ -15,10 +15,7 @@ pub async fn list(
     state: web::Data<AppState>,
     auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = state
-        .sessions
-        .list(auth.user.id, auth.token.session())
-        .await?;
+    let sessions = state.sessions.list(auth.user.id, auth.session()).await?;
     let body: Vec<_> = sessions
         .into_iter()
         .map(|session| {

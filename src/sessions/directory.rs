@@ -70,6 +70,16 @@ pub struct UserDirectory {
 #[derive(Clone, Copy, Debug)]
 pub struct Epoch(u64);
 
+impl Epoch {
+    pub(super) fn at(value: u64) -> Self {
+        Self(value)
+    }
+
+    pub(super) fn value(self) -> u64 {
+        self.0
+    }
+}
+
 impl UserDirectory {
     pub fn new(capacity: usize) -> Self {
         Self {

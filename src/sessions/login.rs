@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use serde_json::{Map, Value};
 
-use super::{SessionError, Sessions, TokenPair};
+use super::{SessionError, Sessions, TokenPair, drf_keys};
 use crate::audit::{AuditEvent, Kind};
 use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::sessions::{self as stored_sessions, NewSession};
@@ -32,12 +32,89 @@ pub struct LoginAttempt {
 }
 
 impl Sessions {
+    /// A login for a refresh and an access token, in a new session.
     pub async fn login(&self, attempt: LoginAttempt) -> Result<TokenPair, SessionError> {
+        let opening = self.opening(attempt.client_ip, attempt.user_agent.clone());
+        let token_claims = self.policy.token_claims.clone();
+        let (user_id, (opened, claims)) = self
+            .log_in(
+                attempt,
+                self.policy.update_last_login,
+                move |conn, user_id| {
+                    let opened = opening.write(conn, user_id)?;
+                    let claims = claims_of(&token_claims, conn, user_id)?;
+                    Ok((Some(opened.session_id.clone()), (opened, claims)))
+                },
+            )
+            .await?;
+        Ok(self.pair(user_id, &opened, &claims))
+    }
+
+    /// A login for a sliding token (`sliding.enabled`), in a new session
+    /// that lasts until the token's `refresh_exp` and the life of a token
+    /// slid just before it.
+    pub async fn login_sliding(&self, attempt: LoginAttempt) -> Result<String, SessionError> {
+        let opening = self.opening(attempt.client_ip, attempt.user_agent.clone());
+        let token_claims = self.policy.token_claims.clone();
+        let refresh_lifetime = self.policy.sliding_refresh_lifetime;
+        let (user_id, (opened, claims)) = self
+            .log_in(
+                attempt,
+                self.policy.update_last_login,
+                move |conn, user_id| {
+                    let opened = opening.write_sliding(conn, user_id, refresh_lifetime)?;
+                    let claims = claims_of(&token_claims, conn, user_id)?;
+                    Ok((Some(opened.session_id.clone()), (opened, claims)))
+                },
+            )
+            .await?;
+        Ok(self
+            .tokens
+            .issue_sliding(
+                user_id,
+                &opened.session_id,
+                &opened.stamp,
+                opened.refresh_exp,
+                &claims,
+            )
+            .token)
+    }
+
+    /// A login for the user's DRF token key (`drf_token.enabled`): the same
+    /// key at every login, as DRF's `get_or_create`. `last_login` is left
+    /// as it is, as DRF's `obtain_auth_token` leaves it.
+    pub async fn login_drf(&self, attempt: LoginAttempt) -> Result<String, SessionError> {
+        let Some(mint) = self.drf_keys.clone() else {
+            return Err(SessionError::DrfKey(drf_keys::KeyRefusal::Unknown));
+        };
+        let (_, key) = self
+            .log_in(attempt, false, move |conn, user_id| {
+                Ok((None, mint.key_for(conn, user_id, false)?))
+            })
+            .await?;
+        Ok(key)
+    }
+
+    /// Checks a login's password against the limits, then, if it proved
+    /// right and nothing changed about the user meanwhile, runs `write` in
+    /// the transaction that records the login (its user's row locked):
+    /// what the login gives. `write` names the session it opened, for the
+    /// audit. Returns the user's id and what `write` gave.
+    async fn log_in<T, W>(
+        &self,
+        attempt: LoginAttempt,
+        update_last_login: bool,
+        write: W,
+    ) -> Result<(i64, T), SessionError>
+    where
+        T: Send + 'static,
+        W: FnOnce(&mut DbConnection, i64) -> Result<(Option<String>, T), DbError> + Send + 'static,
+    {
         let LoginAttempt {
             username,
             password,
             client_ip,
-            user_agent,
+            user_agent: _,
         } = attempt;
         let account = self.throttle.account(&username);
         // Counts as a failure until the password proves right; given back on
@@ -125,9 +202,6 @@ impl Sessions {
             verified_hash: user.password.clone(),
             tokens_valid_after: user.tokens_valid_after,
         };
-        let opening = self.opening(client_ip, user_agent);
-        let update_last_login = self.policy.update_last_login;
-        let token_claims = self.policy.token_claims.clone();
         let recorded = self
             .db
             .run(move |conn| {
@@ -138,9 +212,7 @@ impl Sessions {
                     if !users::record_login(conn, &basis, last_login, upgraded_hash.as_deref())? {
                         return Ok::<_, DbError>(None);
                     }
-                    let opened = opening.write(conn, basis.user_id)?;
-                    let claims = claims_of(&token_claims, conn, basis.user_id)?;
-                    Ok(Some((opened, claims)))
+                    write(conn, basis.user_id).map(Some)
                 })
             })
             .await;
@@ -152,7 +224,7 @@ impl Sessions {
                 return Err(error.into());
             }
         };
-        let Some((opened, claims)) = recorded else {
+        let Some((session, given)) = recorded else {
             // The password changed, or the user was deactivated, deleted or
             // logged out everywhere, while this login was hashing: the check
             // no longer stands, and nothing was written.
@@ -167,13 +239,14 @@ impl Sessions {
         };
         reservation.release().await;
         Metrics::count(&self.metrics.logins, "outcome", "succeeded");
-        self.audit.record(
-            AuditEvent::new(Kind::LoginSucceeded)
-                .client(client_ip)
-                .user(user.id)
-                .session(opened.session_id.clone()),
-        );
-        Ok(self.pair(user.id, &opened, &claims))
+        let succeeded = AuditEvent::new(Kind::LoginSucceeded)
+            .client(client_ip)
+            .user(user.id);
+        self.audit.record(match session {
+            Some(session) => succeeded.session(session),
+            None => succeeded.detail("drf_token"),
+        });
+        Ok((user.id, given))
     }
 
     /// Creates `user` and opens their first session, in one transaction:
@@ -297,11 +370,13 @@ struct Opening {
     user_agent: Option<String>,
 }
 
-/// A session written, with its first refresh token's stamp.
+/// A session written, with its first token's stamp.
 struct Opened {
     session_id: String,
     stamp: Stamp,
     at: DateTime<Utc>,
+    /// A sliding session's refresh deadline (`refresh_exp`).
+    refresh_exp: DateTime<Utc>,
 }
 
 impl Opening {
@@ -334,6 +409,44 @@ impl Opening {
             session_id,
             stamp,
             at: now,
+            refresh_exp: now,
+        })
+    }
+
+    /// Writes a sliding session: no refresh token, its newest sliding
+    /// token's `iat` recorded instead (the reuse rule), and an end past
+    /// which none of its tokens can be valid.
+    fn write_sliding(
+        self,
+        conn: &mut DbConnection,
+        user_id: i64,
+        refresh_lifetime: chrono::Duration,
+    ) -> QueryResult<Opened> {
+        let now = Utc::now();
+        let session_id = uuid::Uuid::new_v4().simple().to_string();
+        let stamp = self.tokens.stamp(TokenType::Sliding, now);
+        let refresh_exp = stamp.issued_at.and_utc() + refresh_lifetime;
+        // A token slid just before its refresh deadline lives one more
+        // lifetime; the session (and its row) lasts as long.
+        let lifetime = stamp.expires_at - stamp.issued_at;
+        stored_sessions::create(
+            conn,
+            &NewSession {
+                id: session_id.clone(),
+                user_id,
+                created_at: now.naive_utc(),
+                last_used_at: now.naive_utc(),
+                expires_at: refresh_exp.naive_utc() + lifetime,
+                client_ip: self.client_ip,
+                user_agent: self.user_agent,
+            },
+        )?;
+        stored_sessions::start_sliding(conn, &session_id, stamp.issued_at)?;
+        Ok(Opened {
+            session_id,
+            stamp,
+            at: now,
+            refresh_exp,
         })
     }
 }

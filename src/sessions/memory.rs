@@ -1,5 +1,6 @@
 //! What this instance keeps in memory about sessions and users: the
-//! sessions ended recently and the user directory. Every change to either
+//! sessions ended recently, the user directory and the DRF token keys seen.
+//! Every change to them
 //! goes through [`Memory::sessions_ended`] and [`Memory::users_changed`],
 //! whether it was made here or read from the change feed.
 
@@ -9,20 +10,23 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 
 use super::directory::{DirectoryUser, Epoch, UserDirectory};
+use super::key_directory::{KeyDigest, KeyDirectory};
 use super::revoked::RevokedSessions;
 
 pub struct Memory {
     revoked: RevokedSessions,
     directory: UserDirectory,
+    keys: KeyDirectory,
     /// When the change feed was last read in full.
     synced_at: parking_lot::Mutex<Instant>,
 }
 
 impl Memory {
-    pub fn new(revoked: RevokedSessions, directory: UserDirectory) -> Self {
+    pub fn new(revoked: RevokedSessions, directory: UserDirectory, keys: KeyDirectory) -> Self {
         Self {
             revoked,
             directory,
+            keys,
             synced_at: parking_lot::Mutex::new(Instant::now()),
         }
     }
@@ -50,10 +54,27 @@ impl Memory {
         }
     }
 
-    /// Users whose name, password, active flag, mark or existence changed:
-    /// the next lookup reads them again.
+    /// Users whose name, password, active flag, mark, keys or existence
+    /// changed: the next lookup reads them (and their keys) again.
     pub fn users_changed(&self, ids: impl IntoIterator<Item = i64>) {
+        let ids: Vec<i64> = ids.into_iter().collect();
+        self.keys.invalidate(ids.iter().copied());
         self.directory.invalidate(ids);
+    }
+
+    /// The user whose DRF token key has this digest, if it is held.
+    pub fn key_owner(&self, digest: &KeyDigest) -> Option<i64> {
+        self.keys.owner(digest)
+    }
+
+    /// A key lookup's position in time: take one before reading a key.
+    pub fn key_epoch(&self) -> Epoch {
+        self.keys.epoch()
+    }
+
+    /// Holds a key read from the database, unless its user changed since `seen`.
+    pub fn remember_key(&self, digest: KeyDigest, user_id: i64, seen: Epoch) {
+        self.keys.insert(digest, user_id, seen);
     }
 
     pub fn is_ended(&self, session: &str) -> bool {

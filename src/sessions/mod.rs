@@ -13,11 +13,14 @@
 
 mod cleanup;
 pub mod directory;
+pub mod drf_keys;
+pub mod key_directory;
 mod login;
 pub mod memory;
 pub mod policy;
 mod refresh;
 pub mod revoked;
+mod sliding;
 mod standing;
 pub mod sync;
 
@@ -69,6 +72,9 @@ pub enum SessionError {
     /// No user has that id.
     #[error("no such user")]
     UnknownUser,
+    /// A DRF token key that does not authenticate.
+    #[error("DRF key refused: {0:?}")]
+    DrfKey(drf_keys::KeyRefusal),
     #[error(transparent)]
     Storage(#[from] DbError),
 }
@@ -113,6 +119,8 @@ pub struct Sessions {
     hashing: Arc<HashingPool>,
     audit: Arc<Audit>,
     metrics: Arc<Metrics>,
+    /// Derives DRF token keys, when `drf_token.enabled`.
+    drf_keys: Option<drf_keys::KeyMint>,
 }
 
 /// What a session service is built from.
@@ -128,6 +136,8 @@ pub struct SessionParts {
     pub rotation_writers: usize,
     pub audit: Arc<Audit>,
     pub metrics: Arc<Metrics>,
+    /// `Some` when `drf_token.enabled`.
+    pub drf_keys: Option<drf_keys::KeyMint>,
 }
 
 impl Sessions {
@@ -140,8 +150,9 @@ impl Sessions {
             rotations: batch
                 .then(|| RotationBatcher::start(parts.db.clone(), parts.rotation_writers)),
             memory: Arc::new(Memory::new(
-                revoked::RevokedSessions::new(upkeep.access_lifetime_seconds, upkeep.leeway),
+                revoked::RevokedSessions::new(upkeep.token_lifetime_seconds, upkeep.leeway),
                 directory::UserDirectory::new(upkeep.users_capacity),
+                key_directory::KeyDirectory::new(upkeep.users_capacity),
             )),
             db: parts.db,
             tokens: parts.tokens,
@@ -150,6 +161,7 @@ impl Sessions {
             hashing: parts.hashing,
             audit: parts.audit,
             metrics: parts.metrics,
+            drf_keys: parts.drf_keys,
             policy,
             upkeep,
         }

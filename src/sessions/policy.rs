@@ -25,6 +25,9 @@ pub struct SessionPolicy {
     pub reuse_grace: chrono::Duration,
     /// What access tokens carry of their user (`jwt.user_claims`).
     pub token_claims: TokenClaims,
+    /// How long after a sliding login its token may still be refreshed
+    /// (`sliding.refresh_lifetime_seconds`).
+    pub sliding_refresh_lifetime: chrono::Duration,
 }
 
 /// How this instance keeps its memory and the tables in order.
@@ -34,9 +37,9 @@ pub struct Upkeep {
     pub sync_interval: Duration,
     /// Users kept in the directory at most.
     pub users_capacity: usize,
-    /// How long an ended session is remembered: until every access token
-    /// issued in it has expired (lifetime plus leeway).
-    pub access_lifetime_seconds: i64,
+    /// How long an ended session is remembered: until every access (or
+    /// sliding) token issued in it has expired (lifetime plus leeway).
+    pub token_lifetime_seconds: i64,
     /// How often expired rows are deleted; `None`: never.
     pub cleanup_interval: Option<Duration>,
     /// Clock skew tolerated on `exp`: expired rows stay this much longer.
@@ -57,6 +60,9 @@ impl SessionPolicy {
             ),
             reuse_grace: chrono::Duration::seconds(settings.sessions.reuse_grace_seconds),
             token_claims: TokenClaims::new(jwt.user_claims.clone(), jwt.configured_claim_names()),
+            sliding_refresh_lifetime: chrono::Duration::seconds(
+                settings.sliding.refresh_lifetime_seconds,
+            ),
         }
     }
 }
@@ -66,7 +72,14 @@ impl Upkeep {
         Self {
             sync_interval: settings.cache.sync_interval(),
             users_capacity: settings.cache.users_capacity,
-            access_lifetime_seconds: settings.jwt.access_token_lifetime_seconds,
+            token_lifetime_seconds: if settings.sliding.enabled {
+                settings
+                    .jwt
+                    .access_token_lifetime_seconds
+                    .max(settings.sliding.lifetime_seconds)
+            } else {
+                settings.jwt.access_token_lifetime_seconds
+            },
             cleanup_interval: (settings.sessions.cleanup_interval_seconds > 0)
                 .then(|| Duration::from_secs(settings.sessions.cleanup_interval_seconds)),
             leeway: settings.jwt.leeway(),

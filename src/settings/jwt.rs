@@ -118,10 +118,11 @@ impl JwtSettings {
     }
 
     /// What the token service needs of these settings.
-    pub fn token_rules(&self) -> TokenRules {
+    pub fn token_rules(&self, sliding: &super::SlidingSettings) -> TokenRules {
         TokenRules {
             access_lifetime: chrono::Duration::seconds(self.access_token_lifetime_seconds),
             refresh_lifetime: chrono::Duration::seconds(self.refresh_token_lifetime_seconds),
+            sliding_lifetime: chrono::Duration::seconds(sliding.lifetime_seconds),
             issuer: non_empty(&self.issuer),
             audience: non_empty(&self.audience),
             leeway_seconds: self.leeway_seconds,

@@ -10,6 +10,7 @@ mod browser;
 mod clients;
 mod database;
 mod jwt;
+mod modes;
 mod production;
 mod server;
 mod sessions;
@@ -27,6 +28,7 @@ pub use browser::{CookieSettings, CorsSettings};
 pub use clients::{AdminSettings, ClientSettings, IntrospectionSettings};
 pub use database::DatabaseSettings;
 pub use jwt::{JwtSettings, KeySettings, MAX_KID_BYTES};
+pub use modes::{DrfTokenSettings, SlidingSettings};
 pub use production::{
     MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS, MAX_PRODUCTION_LEEWAY_SECONDS,
     MIN_PRODUCTION_ITERATIONS,
@@ -51,6 +53,8 @@ pub struct Settings {
     pub introspection: IntrospectionSettings,
     pub admin: AdminSettings,
     pub signup: SignupSettings,
+    pub sliding: SlidingSettings,
+    pub drf_token: DrfTokenSettings,
     pub cookies: CookieSettings,
     pub cors: CorsSettings,
     pub throttle: ThrottleSettings,
@@ -257,6 +261,11 @@ impl Settings {
             .validate()
             .and_then(|()| self.introspection.validate())
             .and_then(|()| self.admin.validate())
+            .and_then(|()| {
+                self.sliding
+                    .validate(self.sessions.absolute_lifetime_seconds)
+            })
+            .and_then(|()| self.drf_token.validate())
             .and_then(|()| self.cookies.validate())
             .and_then(|()| self.cors.validate())
             .and_then(|()| self.throttle.validate())

@@ -40,6 +40,12 @@ impl Settings {
                 "{first} (production refuses this; development only warns)"
             ));
         }
+        if self.drf_token.enabled && self.drf_token.secret.is_empty() {
+            return Err(
+                "production needs drf_token.secret when drf_token.enabled: a random secret of at least 32 bytes, the same on every instance (e.g. LATCHKEY_DRF_TOKEN__SECRET=$(openssl rand -hex 32))"
+                    .to_owned(),
+            );
+        }
         if self.server.public_url.trim().is_empty() {
             return Err(
                 "production needs server.public_url, the service's external base URL (e.g. LATCHKEY_SERVER__PUBLIC_URL=https://auth.example.com): discovery documents must not be built from request headers"

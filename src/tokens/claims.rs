@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 pub enum TokenType {
     Access,
     Refresh,
+    /// Simple JWT's sliding token (`sliding.enabled`): the Bearer credential
+    /// and what is refreshed, in one.
+    Sliding,
 }
 
 impl TokenType {
@@ -16,11 +19,12 @@ impl TokenType {
         match self {
             Self::Access => "access",
             Self::Refresh => "refresh",
+            Self::Sliding => "sliding",
         }
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Self::Access, Self::Refresh]
+        [Self::Access, Self::Refresh, Self::Sliding]
             .into_iter()
             .find(|kind| kind.as_str() == name)
     }
@@ -58,6 +62,13 @@ pub enum TokenError {
     WrongType,
     #[error("Token is blacklisted")]
     Blacklisted,
+    /// A sliding token without its refresh deadline.
+    #[error("Token has no 'refresh_exp' claim")]
+    NoRefreshExp,
+    /// A sliding token past its refresh deadline: it still authenticates
+    /// until its `exp`, but cannot slide.
+    #[error("Token 'refresh_exp' claim has expired")]
+    RefreshExpired,
 }
 
 /// The claims that make one token that token: set afresh for every token,
@@ -90,6 +101,10 @@ impl std::fmt::Debug for IssuedToken {
 /// The claim naming the session a token belongs to, as OpenID Connect
 /// names a session.
 pub const SESSION_CLAIM: &str = "sid";
+
+/// The claim of a sliding token past which it cannot be refreshed
+/// (Simple JWT's `SLIDING_TOKEN_REFRESH_EXP_CLAIM`).
+pub const REFRESH_EXP_CLAIM: &str = "refresh_exp";
 
 /// How a token names its user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::TokenService;
-use super::claims::{IssuedToken, SESSION_CLAIM, Stamp, TokenType, ValidatedToken, timestamp};
+use super::claims::{
+    IssuedToken, REFRESH_EXP_CLAIM, SESSION_CLAIM, Stamp, TokenType, ValidatedToken, timestamp,
+};
 
 impl TokenService {
     /// A fresh stamp for a token of `kind` issued at `now`.
@@ -15,6 +17,7 @@ impl TokenService {
         let lifetime = match kind {
             TokenType::Access => self.rules.access_lifetime,
             TokenType::Refresh => self.rules.refresh_lifetime,
+            TokenType::Sliding => self.rules.sliding_lifetime,
         };
         let iat = now.timestamp();
         Stamp {
@@ -49,6 +52,31 @@ impl TokenService {
             &self.stamp(TokenType::Access, now),
         );
         (refresh, access)
+    }
+
+    /// A sliding token for a fresh login in session `sid`, refreshable
+    /// until `refresh_exp`, with Simple JWT's claims in its order
+    /// (`refresh_exp` before the user) and then `user_claims`.
+    pub fn issue_sliding(
+        &self,
+        user_id: i64,
+        sid: &str,
+        stamp: &Stamp,
+        refresh_exp: DateTime<Utc>,
+        user_claims: &Map<String, Value>,
+    ) -> IssuedToken {
+        let mut carried = Map::new();
+        carried.insert(
+            REFRESH_EXP_CLAIM.to_owned(),
+            Value::from(refresh_exp.timestamp()),
+        );
+        carried.insert(
+            self.rules.user_id_claim.clone(),
+            Value::String(user_id.to_string()),
+        );
+        carried.insert(SESSION_CLAIM.to_owned(), Value::from(sid));
+        carried.extend(user_claims.clone());
+        self.sign(TokenType::Sliding, &carried, stamp)
     }
 
     /// A token of `kind` in session `sid` carrying `from`'s claims except the

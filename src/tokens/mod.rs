@@ -21,8 +21,8 @@ use crate::metrics::Metrics;
 
 pub use algorithms::{ALGORITHM_NAMES, algorithm_name, parse_algorithm};
 pub use claims::{
-    IssuedToken, SESSION_CLAIM, Stamp, TokenError, TokenType, TypeClaim, UserClaim, ValidatedToken,
-    timestamp,
+    IssuedToken, REFRESH_EXP_CLAIM, SESSION_CLAIM, Stamp, TokenError, TokenType, TypeClaim,
+    UserClaim, ValidatedToken, timestamp,
 };
 pub use keys::KeySet;
 
@@ -34,6 +34,8 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub struct TokenRules {
     pub access_lifetime: chrono::Duration,
     pub refresh_lifetime: chrono::Duration,
+    /// Each sliding token's lifetime (`sliding.lifetime_seconds`).
+    pub sliding_lifetime: chrono::Duration,
     /// `iss` written and required, when set.
     pub issuer: Option<String>,
     /// `aud` written and required, when set.

@@ -15,6 +15,7 @@ fn service() -> TokenService {
     let rules = TokenRules {
         access_lifetime: chrono::Duration::minutes(5),
         refresh_lifetime: chrono::Duration::days(1),
+        sliding_lifetime: chrono::Duration::minutes(5),
         issuer: None,
         audience: None,
         leeway_seconds: 0,

@@ -64,7 +64,7 @@ impl TokenService {
         }
         let token = Arc::new(self.verify(raw, &keys)?);
         // Refresh tokens are used once (rotation): caching them only churns.
-        if token.is(TokenType::Access) {
+        if token.is(TokenType::Access) || token.is(TokenType::Sliding) {
             self.metrics.verified_token_cache_misses.inc();
             self.verified
                 .insert(fingerprint, keys.version, token.clone());

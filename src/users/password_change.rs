@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use super::{UserError, Users};
 use crate::db::DbError;
-use crate::db::users::{self, LoginBasis};
+use crate::db::users::{self, Kept, LoginBasis};
 use crate::passwords::{Password, UserAttributes};
 use crate::sessions::DirectoryUser;
 
@@ -24,8 +24,9 @@ pub struct PasswordChange {
     pub old_password: Password,
     pub new_password1: Password,
     pub new_password2: Password,
-    /// The caller's session (its token's `sid`), which stays.
-    pub session: Option<String>,
+    /// The caller's credential (its token's session, or its DRF key), which
+    /// stays.
+    pub kept: Kept,
     pub client_ip: IpAddr,
 }
 
@@ -75,7 +76,7 @@ impl Users {
             old_password,
             new_password1,
             new_password2,
-            session,
+            kept,
             client_ip,
         } = change;
         let checked = self
@@ -116,7 +117,7 @@ impl Users {
         // The old password was right: the guess did not fail.
         reservation.release().await;
         match checked {
-            Checked::Accepted(hash) => self.store(basis, hash, session).await,
+            Checked::Accepted(hash) => self.store(basis, hash, kept).await,
             Checked::Mismatch => Err(UserError::field("new_password2", MISMATCH)),
             Checked::Refused(messages) => {
                 Err(UserError::Invalid(vec![("new_password2", messages)]))
@@ -130,13 +131,12 @@ impl Users {
         &self,
         basis: LoginBasis,
         new_hash: String,
-        keep: Option<String>,
+        keep: Kept,
     ) -> Result<(), UserError> {
         let change = self
             .db
             .run(move |conn| {
-                users::change_password(conn, &basis, &new_hash, keep.as_deref())
-                    .map_err(DbError::from)
+                users::change_password(conn, &basis, &new_hash, &keep).map_err(DbError::from)
             })
             .await?;
         match change {

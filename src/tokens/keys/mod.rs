@@ -20,7 +20,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Value, json};
 
 use super::algorithms::algorithm_name;
-pub use generation::{GeneratedKey, generate};
+pub use generation::{GeneratedKey, generate, write_private_file};
 pub use loading::KeySource;
 pub use material::LoadedKey;
 use material::Signer;

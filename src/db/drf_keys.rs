@@ -1,0 +1,66 @@
+//! Django REST framework token keys (`drf_token`): only a SHA-256 digest of
+//! each key is stored. A key latchkey gave is derived from the
+//! `drf_token.secret` and the row's nonce (`crate::sessions::drf_keys`), so
+//! the same key can be given again; a key imported from Django has no nonce.
+//! Keys are deleted with everything else a user's tokens are voided by
+//! (`super::users`), and the change is published there.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::drf_token_keys;
+
+/// A stored key: its digest, its user, and what it was derived from.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = drf_token_keys)]
+pub struct StoredKey {
+    /// SHA-256 of the key, lowercase hex.
+    pub digest: String,
+    pub user_id: i64,
+    /// What the key was derived from; `None` for a key imported from Django.
+    pub nonce: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// The user whose key has this digest.
+pub fn owner(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<i64>> {
+    drf_token_keys::table
+        .find(digest)
+        .select(drf_token_keys::user_id)
+        .first(conn)
+        .optional()
+}
+
+/// The user's keys, oldest first.
+pub fn of_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<StoredKey>> {
+    drf_token_keys::table
+        .filter(drf_token_keys::user_id.eq(user_id))
+        .order((drf_token_keys::created_at, drf_token_keys::digest))
+        .select(StoredKey::as_select())
+        .load(conn)
+}
+
+/// Records a key.
+pub fn insert(conn: &mut DbConnection, key: &StoredKey) -> QueryResult<()> {
+    diesel::insert_into(drf_token_keys::table)
+        .values(key)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Deletes the user's keys but the one with digest `keep`; returns how many.
+/// Call with the user's row locked, in the transaction that publishes the
+/// change.
+pub fn delete_for_user(
+    conn: &mut DbConnection,
+    user_id: i64,
+    keep: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::delete(
+        drf_token_keys::table
+            .filter(drf_token_keys::user_id.eq(user_id))
+            .filter(drf_token_keys::digest.ne(keep.unwrap_or_default())),
+    )
+    .execute(conn)
+}

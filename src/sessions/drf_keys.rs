@@ -1,0 +1,174 @@
+//! Django REST framework token keys (`drf_token`): a login's key
+//! ([`KeyMint::key_for`], DRF's `get_or_create`: the same key at every
+//! login) and `Authorization: Token <key>` ([`Sessions::authenticate_key`],
+//! from memory once the key has been seen). A key is never stored: it is
+//! derived from `drf_token.secret` and a random nonce kept with its digest,
+//! so a copy of the database holds nothing that authenticates.
+
+use std::sync::Arc;
+
+use diesel::QueryResult;
+use ring::digest::{SHA256, digest};
+use ring::hmac;
+
+use super::key_directory::KeyDigest;
+use super::{DirectoryUser, SessionError, Sessions};
+use crate::db::drf_keys::{self, StoredKey};
+use crate::db::{DbConnection, DbError};
+use crate::passwords::hex;
+
+/// Characters in a key: 40 lowercase hex digits, as DRF writes its keys.
+const KEY_CHARS: usize = 40;
+
+/// The longest key DRF stores (`Token.key` is a 40-character field); a
+/// longer one is unknown without a lookup.
+const MAX_KEY_BYTES: usize = 40;
+
+/// Why a DRF key did not authenticate, in DRF's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No such key (or its user is gone).
+    Unknown,
+    UserInactive,
+}
+
+/// Derives keys from the secret: the same nonce, the same key.
+#[derive(Clone)]
+pub struct KeyMint {
+    secret: hmac::Key,
+}
+
+impl std::fmt::Debug for KeyMint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyMint").finish_non_exhaustive()
+    }
+}
+
+/// A key's digest as stored (lowercase hex).
+pub fn stored_digest(key: &str) -> String {
+    hex(&key_digest(key))
+}
+
+/// A key's digest as held in memory.
+pub fn key_digest(key: &str) -> KeyDigest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, key.as_bytes()).as_ref());
+    out
+}
+
+impl KeyMint {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            secret: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    fn derive(&self, nonce: &str) -> String {
+        let tag = hmac::sign(
+            &self.secret,
+            format!("latchkey drf key\0{nonce}").as_bytes(),
+        );
+        let mut key = hex(tag.as_ref());
+        key.truncate(KEY_CHARS);
+        key
+    }
+
+    /// The user's key: the one given before (derived again from its nonce)
+    /// or, when there is none this secret derives, a new one, recorded.
+    /// `rotate` deletes every key of the user first; the caller then
+    /// publishes the change, so instances drop the old keys. Call in a
+    /// write transaction that holds the user's row lock.
+    pub fn key_for(
+        &self,
+        conn: &mut DbConnection,
+        user_id: i64,
+        rotate: bool,
+    ) -> QueryResult<String> {
+        if rotate {
+            drf_keys::delete_for_user(conn, user_id, None)?;
+        } else {
+            for stored in drf_keys::of_user(conn, user_id)? {
+                if let Some(nonce) = &stored.nonce {
+                    let key = self.derive(nonce);
+                    if stored_digest(&key) == stored.digest {
+                        return Ok(key);
+                    }
+                }
+            }
+        }
+        let mut nonce = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+            .map_err(|_| diesel::result::Error::RollbackTransaction)?;
+        let nonce = hex(&nonce);
+        let key = self.derive(&nonce);
+        drf_keys::insert(
+            conn,
+            &StoredKey {
+                digest: stored_digest(&key),
+                user_id,
+                nonce: Some(nonce),
+                created_at: chrono::Utc::now().naive_utc(),
+            },
+        )?;
+        Ok(key)
+    }
+}
+
+impl Sessions {
+    /// The active user a DRF key belongs to. A key seen before is answered
+    /// from memory (its user from the directory); an unknown one costs one
+    /// indexed lookup.
+    pub async fn authenticate_key(&self, key: &str) -> Result<Arc<DirectoryUser>, SessionError> {
+        if key.is_empty() || key.len() > MAX_KEY_BYTES {
+            return Err(SessionError::DrfKey(KeyRefusal::Unknown));
+        }
+        let digest = key_digest(key);
+        let owner = match self.memory.key_owner(&digest) {
+            Some(owner) => Some(owner),
+            None => {
+                let seen = self.memory.key_epoch();
+                let stored = hex(&digest);
+                let owner = self
+                    .db
+                    .run(move |conn| drf_keys::owner(conn, &stored).map_err(DbError::from))
+                    .await?;
+                if let Some(owner) = owner {
+                    self.memory.remember_key(digest, owner, seen);
+                }
+                owner
+            }
+        };
+        let Some(owner) = owner else {
+            return Err(SessionError::DrfKey(KeyRefusal::Unknown));
+        };
+        let user = self
+            .find_user(owner)
+            .await?
+            .ok_or(SessionError::DrfKey(KeyRefusal::Unknown))?;
+        // DRF refuses an inactive user's key whatever else is configured.
+        if !user.is_active {
+            return Err(SessionError::DrfKey(KeyRefusal::UserInactive));
+        }
+        Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_look_like_drf_keys_and_depend_on_secret_and_nonce() {
+        let mint = KeyMint::new(&[7; 32]);
+        let key = mint.derive("00ff");
+        assert_eq!(key.len(), 40);
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(key, mint.derive("00ff"));
+        assert_ne!(key, mint.derive("00fe"));
+        assert_ne!(key, KeyMint::new(&[8; 32]).derive("00ff"));
+        assert_eq!(stored_digest(&key).len(), 64);
+    }
+}
