@@ -33,6 +33,10 @@ LIVE_ADMIN_ID="backend"
 LIVE_ADMIN_SECRET="contract-admin-secret-0123456789abcdef"
 export LATCHKEY_ADMIN__CLIENTS="[{\"id\":\"$LIVE_ADMIN_ID\",\"secret\":\"$LIVE_ADMIN_SECRET\"}]"
 export LATCHKEY_SIGNUP__ENABLED=true
+# The opt-in modes, so their operations are checked too.
+export LATCHKEY_SLIDING__ENABLED=true
+export LATCHKEY_DRF_TOKEN__ENABLED=true
+export LATCHKEY_DRF_TOKEN__SECRET="live-drf-token-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export LATCHKEY_JWT__USER_CLAIMS='["username", "groups", "claims"]'
 
 binary="target/debug/latchkey"

@@ -2,8 +2,9 @@
 //! Django's hashers at Django 5.2's default parameters, groups, staff, an
 //! inactive user, an unusable password) is imported from its SQLite file,
 //! from PostgreSQL and from `dumpdata`; every password logs in and is
-//! rehashed exactly once; a re-import changes nothing; and a refresh token
-//! Simple JWT minted is adopted onto the same user id.
+//! rehashed exactly once; a re-import changes nothing; a refresh token
+//! Simple JWT minted is adopted onto the same user id; and a DRF token key
+//! (`rest_framework.authtoken`) keeps working.
 
 use std::path::{Path, PathBuf};
 
@@ -89,6 +90,7 @@ async fn migrating_app(project: &DjangoProject) -> TestApp {
         // Simple JWT signs with Django's SECRET_KEY.
         settings.jwt.signing_key = secret;
         settings.jwt.adopt_unknown_refresh_tokens = true;
+        settings.drf_token.enabled = true;
     })
     .await
 }
@@ -109,8 +111,31 @@ async fn a_django_sqlite_project_moves_over_with_every_hasher_and_no_password_re
     assert_eq!(app.obtain("staff", "staff passphrase").await.status(), 401);
     let first = import(&app, &["--from", &from]).await;
     assert!(
-        first.contains("users: 10 created, 0 updated, 0 unchanged, 0 skipped; groups: 2 created"),
+        first.contains(
+            "users: 10 created, 0 updated, 0 unchanged, 0 skipped; groups: 2 created; DRF keys: 1 brought"
+        ),
         "{first}"
+    );
+    let drf_key = project.made["drf_key"].as_str().expect("a DRF key");
+    let stored_keys: Vec<String> = app
+        .with_db(|conn| {
+            use diesel::QueryDsl;
+            latchkey::db::schema::drf_token_keys::table
+                .select(latchkey::db::schema::drf_token_keys::digest)
+                .load(conn)
+                .expect("read")
+        })
+        .await;
+    assert_eq!(
+        stored_keys,
+        [latchkey::sessions::drf_keys::stored_digest(drf_key)],
+        "only the digest is kept"
+    );
+    let by_key = app.me_with_header(Some(&format!("Token {drf_key}"))).await;
+    assert_eq!(by_key.status(), 200);
+    assert_eq!(
+        by_key.json::<Value>().await.expect("json")["username"],
+        "staff"
     );
 
     for user in project.users() {
@@ -182,7 +207,8 @@ async fn a_django_sqlite_project_moves_over_with_every_hasher_and_no_password_re
     // Logins here rehashed: a re-import still changes nothing.
     let again = import(&app, &["--from", &from]).await;
     assert!(
-        again.contains("0 created, 0 updated, 10 unchanged"),
+        again.contains("0 created, 0 updated, 10 unchanged")
+            && again.contains("DRF keys: 0 brought"),
         "{again}"
     );
     // A change made in Django is taken.
@@ -214,6 +240,23 @@ async fn a_django_sqlite_project_moves_over_with_every_hasher_and_no_password_re
     assert_eq!(
         claims_of(body["access"].as_str().expect("access"))["user_id"],
         staff_id
+    );
+
+    // A key ended here (logout everywhere) stays ended at the next import.
+    let ended = app
+        .client
+        .post(app.url("/api/token/logout-all/"))
+        .header("authorization", format!("Token {drf_key}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ended.status(), 200);
+    import(&app, &["--from", &from]).await;
+    assert_eq!(
+        app.me_with_header(Some(&format!("Token {drf_key}")))
+            .await
+            .status(),
+        401
     );
 }
 
@@ -298,8 +341,17 @@ async fn a_dumpdata_file_is_imported_as_the_database_would_be() {
 
     let first = import(&app, &["--dumpdata", &dump]).await;
     assert!(
-        first.contains("users: 10 created, 0 updated, 0 unchanged, 0 skipped; groups: 2 created"),
+        first.contains(
+            "users: 10 created, 0 updated, 0 unchanged, 0 skipped; groups: 2 created; DRF keys: 1 brought"
+        ),
         "{first}"
+    );
+    let drf_key = project.made["drf_key"].as_str().expect("a DRF key");
+    assert_eq!(
+        app.me_with_header(Some(&format!("Token {drf_key}")))
+            .await
+            .status(),
+        200
     );
     for (username, password) in [
         ("user-bcrypt_sha256", "bcrypt_sha256 passphrase ünïcode"),

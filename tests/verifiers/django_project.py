@@ -57,6 +57,7 @@ def configure(database):
             "django.contrib.auth",
             "django.contrib.contenttypes",
             "rest_framework",
+            "rest_framework.authtoken",
             "rest_framework_simplejwt",
         ],
         PASSWORD_HASHERS=HASHERS,
@@ -69,6 +70,7 @@ def make(dump_path):
     from django.contrib.auth.hashers import get_hasher, make_password
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
     from rest_framework_simplejwt.tokens import RefreshToken
 
     call_command("migrate", verbosity=0)
@@ -96,11 +98,12 @@ def make(dump_path):
     nopass.save()
     made.append({"id": nopass.pk, "username": "sso", "password": None, "hasher": "unusable"})
     out = io.StringIO()
-    call_command("dumpdata", "auth.user", "auth.group", stdout=out)
+    drf_key = Token.objects.create(user=staff).key
+    call_command("dumpdata", "auth.user", "auth.group", "authtoken.token", stdout=out)
     with open(dump_path, "w") as dump:
         dump.write(out.getvalue())
     refresh = RefreshToken.for_user(staff)
-    print(json.dumps({"users": made, "secret_key": SECRET_KEY, "refresh": str(refresh)}))
+    print(json.dumps({"users": made, "secret_key": SECRET_KEY, "refresh": str(refresh), "drf_key": drf_key}))
 
 
 def change(username, email):
