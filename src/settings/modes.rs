@@ -21,7 +21,11 @@ pub struct SlidingSettings {
 }
 
 impl SlidingSettings {
+    /// Checked only when on: with the mode off nothing else changes.
     pub(super) fn validate(&self, session_lifetime_seconds: i64) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
         if self.lifetime_seconds < 1 || self.refresh_lifetime_seconds < 1 {
             return Err(
                 "sliding.lifetime_seconds and sliding.refresh_lifetime_seconds must be at least 1"
@@ -46,8 +50,10 @@ pub struct DrfTokenSettings {
 }
 
 impl DrfTokenSettings {
+    /// Checked only when on: with the mode off nothing else changes.
     pub(super) fn validate(&self) -> Result<(), String> {
-        if !self.secret.is_empty() && self.secret.len() < MIN_DRF_TOKEN_SECRET_BYTES {
+        if self.enabled && !self.secret.is_empty() && self.secret.len() < MIN_DRF_TOKEN_SECRET_BYTES
+        {
             return Err(format!(
                 "drf_token.secret must be at least {MIN_DRF_TOKEN_SECRET_BYTES} bytes; generate one, e.g. `openssl rand -hex 32`"
             ));
