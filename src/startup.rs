@@ -168,9 +168,10 @@ pub fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         audit: audit.clone(),
         metrics: metrics.clone(),
         drf_keys: if settings.drf_token.enabled {
-            Some(KeyMint::new(
-                &settings.drf_token.secret_bytes(&settings.data_dir)?,
-            ))
+            Some(KeyMint::new(&settings.drf_token.secret_bytes(
+                &settings.data_dir,
+                settings.is_production(),
+            )?))
         } else {
             None
         },

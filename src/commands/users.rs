@@ -267,7 +267,9 @@ pub fn drf_key(settings: &Settings, name: &str, rotate: bool) -> anyhow::Result<
         eprintln!("note: drf_token.enabled is false: the key works once it is on");
     }
     let mint = crate::sessions::drf_keys::KeyMint::new(
-        &settings.drf_token.secret_bytes(&settings.data_dir)?,
+        &settings
+            .drf_token
+            .secret_bytes(&settings.data_dir, settings.is_production())?,
     );
     let mut conn = connect(settings)?;
     let key = users::with_user_locked(&mut conn, users::UserKey::Name(name), |conn, id| {

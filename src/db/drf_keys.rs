@@ -2,8 +2,11 @@
 //! each key is stored. A key latchkey gave is derived from the
 //! `drf_token.secret` and the row's nonce (`crate::sessions::drf_keys`), so
 //! the same key can be given again; a key imported from Django has no nonce.
-//! Keys are deleted with everything else a user's tokens are voided by
-//! (`super::users`), and the change is published there.
+//! A key is void once its user's mark (`users.tokens_valid_after`, moved by
+//! logout everywhere, a password change, deactivation) passes its
+//! `created_at`, as a token is; the user changes of `super::users` also
+//! delete them (but a deactivation's, so the key of an inactive user is
+//! answered as DRF answers it), and publish the change.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -23,13 +26,44 @@ pub struct StoredKey {
     pub created_at: NaiveDateTime,
 }
 
-/// The user whose key has this digest.
-pub fn owner(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<i64>> {
+/// The user whose key has this digest, and when the key was made.
+pub fn owner(conn: &mut DbConnection, digest: &str) -> QueryResult<Option<(i64, NaiveDateTime)>> {
     drf_token_keys::table
         .find(digest)
-        .select(drf_token_keys::user_id)
+        .select((drf_token_keys::user_id, drf_token_keys::created_at))
         .first(conn)
         .optional()
+}
+
+/// Whether the user's mark voids a key made at `created_at`.
+pub fn voided(created_at: NaiveDateTime, mark: Option<NaiveDateTime>) -> bool {
+    mark.is_some_and(|mark| created_at < mark)
+}
+
+/// Deletes the user's keys the mark voids.
+pub fn delete_voided(
+    conn: &mut DbConnection,
+    user_id: i64,
+    mark: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    let Some(mark) = mark else {
+        return Ok(0);
+    };
+    diesel::delete(
+        drf_token_keys::table
+            .filter(drf_token_keys::user_id.eq(user_id))
+            .filter(drf_token_keys::created_at.lt(mark)),
+    )
+    .execute(conn)
+}
+
+/// Dates the key with digest `digest` at `at`: a key a password change
+/// keeps stands past the mark the change set.
+pub fn keep(conn: &mut DbConnection, digest: &str, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(drf_token_keys::table.find(digest))
+        .set(drf_token_keys::created_at.eq(at))
+        .execute(conn)
+        .map(drop)
 }
 
 /// The user's keys, oldest first.

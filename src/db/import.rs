@@ -211,6 +211,9 @@ pub fn read_database(
         quoted(&tables.drf_keys)
     );
     let queries = [users_query, groups_query, memberships_query];
+    // A project without DRF's tokens has no table of them; a table named
+    // on the command line must be there.
+    let optional_keys = tables.drf_keys == DEFAULT_DRF_KEY_TABLE;
     let ((users, groups, memberships), keys) = if postgres {
         let mut conn = diesel::PgConnection::establish(source)
             .map_err(|e| format!("cannot open the Django database: {e}"))?;
@@ -218,7 +221,7 @@ pub fn read_database(
             .execute(&mut conn)
             .map_err(|e| format!("cannot read the Django tables: {e}"))?;
         read_rows(&mut conn, &queries)
-            .and_then(|rows| Ok((rows, read_keys(&mut conn, &keys_query)?)))
+            .and_then(|rows| Ok((rows, read_keys(&mut conn, &keys_query, optional_keys)?)))
     } else {
         let path = source.strip_prefix("sqlite://").unwrap_or(source);
         // Opening a path that is not there would create an empty database.
@@ -228,23 +231,29 @@ pub fn read_database(
         let mut conn = diesel::SqliteConnection::establish(path)
             .map_err(|e| format!("cannot open the Django database: {e}"))?;
         read_rows(&mut conn, &queries)
-            .and_then(|rows| Ok((rows, read_keys(&mut conn, &keys_query)?)))
+            .and_then(|rows| Ok((rows, read_keys(&mut conn, &keys_query, optional_keys)?)))
     }
     .map_err(|e| format!("cannot read the Django tables: {e}"))?;
     assemble(users, groups, memberships, keys)
 }
 
-/// DRF's keys by user; none when the project does not use
+/// Where DRF keeps its keys (`rest_framework.authtoken`).
+pub const DEFAULT_DRF_KEY_TABLE: &str = "authtoken_token";
+
+/// DRF's keys by user; none when `optional` and the project does not use
 /// `rest_framework.authtoken` (the table is not there).
-fn read_keys<C>(conn: &mut C, query: &str) -> QueryResult<Vec<KeyRow>>
+fn read_keys<C>(conn: &mut C, query: &str, optional: bool) -> QueryResult<Vec<KeyRow>>
 where
     C: diesel::Connection,
     diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, KeyRow>,
 {
+    let missing = [
+        format!("relation \"{DEFAULT_DRF_KEY_TABLE}\" does not exist"),
+        format!("no such table: {DEFAULT_DRF_KEY_TABLE}"),
+    ];
     match diesel::sql_query(query).load(conn) {
         Err(diesel::result::Error::DatabaseError(_, info))
-            if info.message().contains("does not exist")
-                || info.message().contains("no such table") =>
+            if optional && missing.iter().any(|m| info.message().contains(m.as_str())) =>
         {
             Ok(Vec::new())
         }
@@ -448,7 +457,7 @@ pub fn apply(
                 Ok(plan)
             }),
             Ok(Ok(plan)) => key_changed(conn, user).map(|changed| {
-                report.drf_keys += usize::from(changed);
+                report.drf_keys += usize::from(changed && user.drf_key.is_some());
                 Ok(plan)
             }),
             other => other,
@@ -521,7 +530,7 @@ fn plan(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<Result<Plan, 
 }
 
 /// Whether Django's key for the user differs from what the last import
-/// brought.
+/// brought (a key given, changed or deleted there).
 fn key_changed(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> {
     let imported: Option<Option<String>> = users::table
         .find(user.id)
@@ -532,44 +541,47 @@ fn key_changed(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> 
         .drf_key
         .as_ref()
         .map(|key| sha256_hex(key.0.as_bytes()));
-    Ok(theirs.is_some() && imported.flatten() != theirs)
+    Ok(imported.flatten() != theirs)
 }
 
-/// Brings the user's DRF key when Django's changed since the last import:
-/// the key imported before is deleted (its users' instances drop it through
-/// the change feed) and the new one stored as its digest. A key ended here
-/// stays ended while Django's is the same. Returns whether a key was
-/// brought.
+/// Takes the user's DRF key when Django's changed since the last import:
+/// the key imported before is deleted (every instance drops it through the
+/// change feed: deleting a key is how DRF ends one) and Django's new one,
+/// if any, stored as its digest. A key ended here stays ended while
+/// Django's is the same. Returns whether a key was brought.
 fn import_key(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> {
+    use super::schema::drf_token_keys;
     if !key_changed(conn, user)? {
         return Ok(false);
     }
-    let Some(key) = &user.drf_key else {
-        return Ok(false);
-    };
-    let digest = sha256_hex(key.0.as_bytes());
+    let digest = user
+        .drf_key
+        .as_ref()
+        .map(|key| sha256_hex(key.0.as_bytes()));
     change_user(conn, UserKey::Id(user.id), None, |conn, id| {
         diesel::delete(
-            super::schema::drf_token_keys::table
-                .filter(super::schema::drf_token_keys::user_id.eq(id))
-                .filter(super::schema::drf_token_keys::nonce.is_null()),
+            drf_token_keys::table
+                .filter(drf_token_keys::user_id.eq(id))
+                .filter(drf_token_keys::nonce.is_null()),
         )
         .execute(conn)?;
-        super::drf_keys::insert(
-            conn,
-            &super::drf_keys::StoredKey {
-                digest: digest.clone(),
-                user_id: id,
-                nonce: None,
-                created_at: chrono::Utc::now().naive_utc(),
-            },
-        )?;
+        if let Some(digest) = &digest {
+            super::drf_keys::insert(
+                conn,
+                &super::drf_keys::StoredKey {
+                    digest: digest.clone(),
+                    user_id: id,
+                    nonce: None,
+                    created_at: chrono::Utc::now().naive_utc(),
+                },
+            )?;
+        }
         diesel::update(users::table.find(id))
             .set(users::imported_drf_key_digest.eq(&digest))
             .execute(conn)
             .map(drop)
     })
-    .map(|changed| changed.is_some())
+    .map(|changed| changed.is_some() && digest.is_some())
 }
 
 /// Whether two times are the same to the millisecond: `dumpdata` writes

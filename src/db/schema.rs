@@ -87,7 +87,8 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         client_ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
-        sliding_issued_at -> Nullable<Timestamp>,
+        sliding_newest_iat -> Nullable<Timestamp>,
+        sliding_previous_iat -> Nullable<Timestamp>,
     }
 }
 

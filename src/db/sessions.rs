@@ -167,7 +167,7 @@ pub fn start_sliding(
     issued_at: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(token_families::table.find(id))
-        .set(token_families::sliding_issued_at.eq(issued_at))
+        .set(token_families::sliding_newest_iat.eq(issued_at))
         .execute(conn)
         .map(drop)
 }
@@ -176,23 +176,25 @@ pub fn start_sliding(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Slide {
     /// The token presented was the session's newest: the newest is now
-    /// the one issued at `now`.
-    Slid,
-    /// A token the session has since slid past, presented within the reuse
-    /// grace of that (a retry after a lost answer): the newest token is
-    /// the answer again; it was issued at this instant.
+    /// the one issued at this instant.
+    Slid(NaiveDateTime),
+    /// The token the newest replaced, presented again within the reuse
+    /// grace of its replacement (a retry after a lost answer): the newest
+    /// token is the answer again; it was issued at this instant.
     Replay(NaiveDateTime),
-    /// A token the session slid past longer ago than the grace: reuse. The
-    /// session has ended (published).
+    /// Any other superseded token: reuse. The session has ended
+    /// (published).
     ReuseDetected,
     /// No such session, it ended, or it is not a sliding session.
     Ended,
 }
 
 /// Slides sliding session `id` for a token issued at `presented_iat`, at
-/// `now`. One conditional `UPDATE` decides, so of two refreshes racing with
-/// the newest token both slide to the same second or one replays what the
-/// other slid to; neither forks the session. Call in a write transaction.
+/// `now` (whole seconds). One conditional `UPDATE` decides, so of two
+/// refreshes racing with the newest token both slide to the same second or
+/// one replays what the other slid to; neither forks the session. The
+/// newest `iat` never moves back, whatever the clocks of the instances
+/// that slide. Call in a write transaction.
 pub fn slide(
     conn: &mut DbConnection,
     id: &str,
@@ -206,23 +208,29 @@ pub fn slide(
             .filter(token_families::revoked_at.is_null())
             .filter(token_families::expires_at.gt(now))
     };
-    let slid = diesel::update(live().filter(token_families::sliding_issued_at.le(presented_iat)))
+    let at = now.max(presented_iat);
+    let slid = diesel::update(live().filter(token_families::sliding_newest_iat.le(presented_iat)))
         .set((
-            token_families::sliding_issued_at.eq(now),
+            token_families::sliding_previous_iat.eq(token_families::sliding_newest_iat),
+            token_families::sliding_newest_iat.eq(at),
             token_families::last_used_at.eq(now),
         ))
         .execute(conn)?;
     if slid == 1 {
-        return Ok(Slide::Slid);
+        return Ok(Slide::Slid(at));
     }
-    let newest: Option<Option<NaiveDateTime>> = live()
-        .select(token_families::sliding_issued_at)
+    let found: Option<(Option<NaiveDateTime>, Option<NaiveDateTime>)> = live()
+        .select((
+            token_families::sliding_newest_iat,
+            token_families::sliding_previous_iat,
+        ))
         .first(conn)
         .optional()?;
-    let Some(Some(newest)) = newest else {
+    let Some((Some(newest), previous)) = found else {
         return Ok(Slide::Ended);
     };
-    if now - newest <= grace {
+    // The newest was issued when it replaced the previous one.
+    if previous == Some(presented_iat) && now - newest <= grace {
         return Ok(Slide::Replay(newest));
     }
     end(conn, id, Reason::ReuseDetected, now)?;

@@ -394,9 +394,11 @@ impl Kept {
     }
 }
 
-/// Revokes every live session of the user, deletes their DRF token keys and
-/// voids whatever token of theirs was issued before `now`, all but what
-/// `keep` names; call with the user's row locked.
+/// Revokes every live session of the user, voids whatever token and DRF key
+/// of theirs was issued before `now` (and deletes the keys, but a
+/// deactivation's: an inactive user's key is answered as DRF answers it
+/// until a login or a later change deletes it), all but what `keep` names;
+/// call with the user's row locked.
 fn void_tokens(
     conn: &mut DbConnection,
     id: i64,
@@ -405,7 +407,12 @@ fn void_tokens(
     keep: &Kept,
 ) -> QueryResult<Vec<String>> {
     let revoked = sessions::end_all_for_user(conn, id, reason, now, keep.session())?;
-    super::drf_keys::delete_for_user(conn, id, keep.drf_key())?;
+    if reason != Reason::UserDeactivated {
+        super::drf_keys::delete_for_user(conn, id, keep.drf_key())?;
+    }
+    if let Some(digest) = keep.drf_key() {
+        super::drf_keys::keep(conn, digest, now)?;
+    }
     diesel::update(users::table.find(id))
         .set((
             users::tokens_valid_after.eq(now),

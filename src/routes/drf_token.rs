@@ -3,7 +3,7 @@
 //! (`crate::sessions::Sessions::login_drf`), with DRF's serializer: the
 //! username trimmed, the password as sent, and a failed login a 400.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::auth::MaybeAuthenticated;
@@ -19,11 +19,12 @@ const UNABLE_TO_LOG_IN: &str = "Unable to log in with provided credentials.";
 pub async fn obtain(
     state: web::Data<AppState>,
     request: HttpRequest,
-    // DRF authenticates this view's request: a bad header is refused
-    // before the body is looked at.
-    _credentials: MaybeAuthenticated,
-    fields: RequestFields,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // DRF authenticates this view's request: a bad header is refused
+    // before the body is looked at, whatever the body.
+    MaybeAuthenticated::extract(&request).await?;
+    let fields = RequestFields::from_request(&request, &mut body.into_inner()).await?;
     let mut reader = fields.reader();
     let username = reader.string("username");
     let password = reader.untrimmed_string("password");

@@ -24,6 +24,10 @@ const KEY_CHARS: usize = 40;
 /// longer one is unknown without a lookup.
 const MAX_KEY_BYTES: usize = 40;
 
+/// After this many sync intervals without a full read of the change feed,
+/// keys are looked up in the store instead of memory.
+const STALE_AFTER_INTERVALS: u32 = 20;
+
 /// Why a DRF key did not authenticate, in DRF's words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyRefusal {
@@ -87,6 +91,10 @@ impl KeyMint {
         if rotate {
             drf_keys::delete_for_user(conn, user_id, None)?;
         } else {
+            // Keys ended by a change to the user go now.
+            let mark = crate::db::users::find_by_id(conn, user_id)?
+                .and_then(|user| user.tokens_valid_after);
+            drf_keys::delete_voided(conn, user_id, mark)?;
             for stored in drf_keys::of_user(conn, user_id)? {
                 if let Some(nonce) = &stored.nonce {
                     let key = self.derive(nonce);
@@ -115,16 +123,28 @@ impl KeyMint {
 }
 
 impl Sessions {
-    /// The active user a DRF key belongs to. A key seen before is answered
-    /// from memory (its user from the directory); an unknown one costs one
-    /// indexed lookup.
+    /// The active user a DRF key belongs to, answered as DRF's
+    /// `TokenAuthentication` answers: an unknown key first, then an
+    /// inactive user; then a key a change to the user ended (logout
+    /// everywhere, a password change, deactivation) is unknown. A key seen
+    /// before is answered from memory (its user from the directory), and so
+    /// is a key looked up and not found, until the next change to any user;
+    /// another unknown key costs one indexed lookup. While the change feed
+    /// has not been read for a while, memory is not trusted with keys (which
+    /// never expire) and the store is asked.
     pub async fn authenticate_key(&self, key: &str) -> Result<Arc<DirectoryUser>, SessionError> {
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
             return Err(SessionError::DrfKey(KeyRefusal::Unknown));
         }
         let digest = key_digest(key);
-        let owner = match self.memory.key_owner(&digest) {
-            Some(owner) => Some(owner),
+        let trusted = self.memory.sync_lag() <= self.upkeep.sync_interval * STALE_AFTER_INTERVALS;
+        let known = if trusted {
+            self.memory.key_owner(&digest)
+        } else {
+            None
+        };
+        let owner = match known {
+            Some(known) => known,
             None => {
                 let seen = self.memory.key_epoch();
                 let stored = hex(&digest);
@@ -132,13 +152,11 @@ impl Sessions {
                     .db
                     .run(move |conn| drf_keys::owner(conn, &stored).map_err(DbError::from))
                     .await?;
-                if let Some(owner) = owner {
-                    self.memory.remember_key(digest, owner, seen);
-                }
+                self.memory.remember_key(digest, owner, seen);
                 owner
             }
         };
-        let Some(owner) = owner else {
+        let Some((owner, created_at)) = owner else {
             return Err(SessionError::DrfKey(KeyRefusal::Unknown));
         };
         let user = self
@@ -148,6 +166,9 @@ impl Sessions {
         // DRF refuses an inactive user's key whatever else is configured.
         if !user.is_active {
             return Err(SessionError::DrfKey(KeyRefusal::UserInactive));
+        }
+        if drf_keys::voided(created_at, user.tokens_valid_after) {
+            return Err(SessionError::DrfKey(KeyRefusal::Unknown));
         }
         Ok(user)
     }

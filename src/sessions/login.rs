@@ -57,12 +57,13 @@ impl Sessions {
         let opening = self.opening(attempt.client_ip, attempt.user_agent.clone());
         let token_claims = self.policy.token_claims.clone();
         let refresh_lifetime = self.policy.sliding_refresh_lifetime;
+        let leeway = self.upkeep.leeway;
         let (user_id, (opened, claims)) = self
             .log_in(
                 attempt,
                 self.policy.update_last_login,
                 move |conn, user_id| {
-                    let opened = opening.write_sliding(conn, user_id, refresh_lifetime)?;
+                    let opened = opening.write_sliding(conn, user_id, refresh_lifetime, leeway)?;
                     let claims = claims_of(&token_claims, conn, user_id)?;
                     Ok((Some(opened.session_id.clone()), (opened, claims)))
                 },
@@ -421,13 +422,14 @@ impl Opening {
         conn: &mut DbConnection,
         user_id: i64,
         refresh_lifetime: chrono::Duration,
+        leeway: chrono::Duration,
     ) -> QueryResult<Opened> {
         let now = Utc::now();
         let session_id = uuid::Uuid::new_v4().simple().to_string();
         let stamp = self.tokens.stamp(TokenType::Sliding, now);
         let refresh_exp = stamp.issued_at.and_utc() + refresh_lifetime;
-        // A token slid just before its refresh deadline lives one more
-        // lifetime; the session (and its row) lasts as long.
+        // A token slid just before its refresh deadline (and its leeway)
+        // lives one more lifetime; the session (and its row) lasts as long.
         let lifetime = stamp.expires_at - stamp.issued_at;
         stored_sessions::create(
             conn,
@@ -436,7 +438,7 @@ impl Opening {
                 user_id,
                 created_at: now.naive_utc(),
                 last_used_at: now.naive_utc(),
-                expires_at: refresh_exp.naive_utc() + lifetime,
+                expires_at: refresh_exp.naive_utc() + lifetime + leeway,
                 client_ip: self.client_ip,
                 user_agent: self.user_agent,
             },

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 
 use super::directory::{DirectoryUser, Epoch, UserDirectory};
-use super::key_directory::{KeyDigest, KeyDirectory};
+use super::key_directory::{KeyDigest, KeyDirectory, KeyOwner};
 use super::revoked::RevokedSessions;
 
 pub struct Memory {
@@ -62,8 +62,9 @@ impl Memory {
         self.directory.invalidate(ids);
     }
 
-    /// The user whose DRF token key has this digest, if it is held.
-    pub fn key_owner(&self, digest: &KeyDigest) -> Option<i64> {
+    /// What is held of the DRF token key with this digest: `Some(None)`
+    /// when it was looked up and not found.
+    pub fn key_owner(&self, digest: &KeyDigest) -> Option<Option<KeyOwner>> {
         self.keys.owner(digest)
     }
 
@@ -72,9 +73,10 @@ impl Memory {
         self.keys.epoch()
     }
 
-    /// Holds a key read from the database, unless its user changed since `seen`.
-    pub fn remember_key(&self, digest: KeyDigest, user_id: i64, seen: Epoch) {
-        self.keys.insert(digest, user_id, seen);
+    /// Holds what a key lookup found (`None`: no such key), unless a user
+    /// changed since `seen`.
+    pub fn remember_key(&self, digest: KeyDigest, owner: Option<KeyOwner>, seen: Epoch) {
+        self.keys.insert(digest, owner, seen);
     }
 
     pub fn is_ended(&self, session: &str) -> bool {

@@ -72,14 +72,12 @@ impl Upkeep {
         Self {
             sync_interval: settings.cache.sync_interval(),
             users_capacity: settings.cache.users_capacity,
-            token_lifetime_seconds: if settings.sliding.enabled {
-                settings
-                    .jwt
-                    .access_token_lifetime_seconds
-                    .max(settings.sliding.lifetime_seconds)
-            } else {
-                settings.jwt.access_token_lifetime_seconds
-            },
+            // Sliding tokens' lifetime whether or not the mode is on now:
+            // ones issued before it was turned off stay checked.
+            token_lifetime_seconds: settings
+                .jwt
+                .access_token_lifetime_seconds
+                .max(settings.sliding.lifetime_seconds),
             cleanup_interval: (settings.sessions.cleanup_interval_seconds > 0)
                 .then(|| Duration::from_secs(settings.sessions.cleanup_interval_seconds)),
             leeway: settings.jwt.leeway(),

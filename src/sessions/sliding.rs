@@ -87,7 +87,7 @@ impl Sessions {
             })
             .await?;
         let issued_at = match slide {
-            Slide::Slid => {
+            Slide::Slid(at) => {
                 Metrics::count(&self.metrics.refreshes, "outcome", "rotated");
                 at
             }

@@ -12,6 +12,10 @@ pub const MIN_DRF_TOKEN_SECRET_BYTES: usize = 32;
 /// The development secret's file under `data_dir`.
 pub const DEV_DRF_TOKEN_SECRET_FILE: &str = "drf_token_secret";
 
+/// The longest a sliding lifetime may be set to (ten years): beyond it,
+/// time arithmetic would overflow.
+const MAX_LIFETIME_SECONDS: i64 = 10 * 366 * 86_400;
+
 /// `[sliding]`: Simple JWT's sliding tokens.
 #[derive(Clone, Debug, Deserialize)]
 pub struct SlidingSettings {
@@ -21,16 +25,19 @@ pub struct SlidingSettings {
 }
 
 impl SlidingSettings {
-    /// Checked only when on: with the mode off nothing else changes.
+    /// The lifetimes must make sense whatever the mode (they are read
+    /// either way); how they relate to the sessions' only when it is on.
     pub(super) fn validate(&self, session_lifetime_seconds: i64) -> Result<(), String> {
+        let bounds = 1..=MAX_LIFETIME_SECONDS;
+        if !bounds.contains(&self.lifetime_seconds)
+            || !bounds.contains(&self.refresh_lifetime_seconds)
+        {
+            return Err(format!(
+                "sliding.lifetime_seconds and sliding.refresh_lifetime_seconds must be between 1 and {MAX_LIFETIME_SECONDS}"
+            ));
+        }
         if !self.enabled {
             return Ok(());
-        }
-        if self.lifetime_seconds < 1 || self.refresh_lifetime_seconds < 1 {
-            return Err(
-                "sliding.lifetime_seconds and sliding.refresh_lifetime_seconds must be at least 1"
-                    .to_owned(),
-            );
         }
         if self.refresh_lifetime_seconds > session_lifetime_seconds {
             return Err(
@@ -43,10 +50,20 @@ impl SlidingSettings {
 }
 
 /// `[drf_token]`: Django REST framework's `TokenAuthentication`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct DrfTokenSettings {
     pub enabled: bool,
     pub secret: String,
+}
+
+// The secret stays out of logs.
+impl std::fmt::Debug for DrfTokenSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DrfTokenSettings")
+            .field("enabled", &self.enabled)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 impl DrfTokenSettings {
@@ -63,10 +80,14 @@ impl DrfTokenSettings {
 
     /// The secret keys are derived from: the configured one, or in
     /// development one generated under `data_dir` on first use.
-    pub fn secret_bytes(&self, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    pub fn secret_bytes(&self, data_dir: &Path, production: bool) -> anyhow::Result<Vec<u8>> {
         if !self.secret.is_empty() {
             return Ok(self.secret.as_bytes().to_vec());
         }
+        anyhow::ensure!(
+            !production,
+            "production needs drf_token.secret (e.g. LATCHKEY_DRF_TOKEN__SECRET=$(openssl rand -hex 32)), the same on every instance"
+        );
         let path = data_dir.join(DEV_DRF_TOKEN_SECRET_FILE);
         match std::fs::read_to_string(&path) {
             Ok(secret) if secret.trim().len() >= MIN_DRF_TOKEN_SECRET_BYTES => {

@@ -94,6 +94,14 @@ impl Settings {
                 self.jwt.access_token_lifetime_seconds
             ));
         }
+        if self.sliding.enabled
+            && self.sliding.lifetime_seconds > MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS
+        {
+            found.push(format!(
+                "sliding.lifetime_seconds is {}; a sliding token is a Bearer credential, which lives at most {MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS} seconds (24 h); it slides for longer",
+                self.sliding.lifetime_seconds
+            ));
+        }
         for network in &self.throttle.trusted_proxies {
             if network.prefix_len() == 0 {
                 found.push(format!(
@@ -119,7 +127,12 @@ impl Settings {
                     format!("admin.clients[{}].secret", client.id),
                     &client.secret,
                 )
-            }));
+            }))
+            .chain(
+                self.drf_token
+                    .enabled
+                    .then(|| ("drf_token.secret".to_owned(), &self.drf_token.secret)),
+            );
         for (name, secret) in secrets {
             if !secret.is_empty() && distinct_bytes(secret) < MIN_SECRET_DISTINCT_BYTES {
                 found.push(format!(

@@ -269,3 +269,74 @@ fn user_claims_name_profile_fields_once_each() {
         assert!(error.to_string().contains(expected), "{value}: {error}");
     }
 }
+
+#[test]
+fn the_opt_in_modes_are_checked_when_on_and_change_nothing_when_off() {
+    // Off, a relation that would be refused when on is not looked at.
+    let mut settings = Settings::defaults();
+    settings.sessions.absolute_lifetime_seconds = 3600;
+    settings.jwt.refresh_token_lifetime_seconds = 3600;
+    settings
+        .validate()
+        .expect("sliding off: its lifetimes do not matter");
+    settings.sliding.enabled = true;
+    let refused = settings.validate().expect_err("refresh beyond the session");
+    assert!(
+        refused
+            .to_string()
+            .contains("sliding.refresh_lifetime_seconds")
+    );
+
+    // Lifetimes that would overflow are refused either way.
+    let mut settings = Settings::defaults();
+    settings.sliding.lifetime_seconds = i64::MAX;
+    assert!(settings.validate().is_err());
+
+    let mut settings = Settings::defaults();
+    settings.drf_token.enabled = true;
+    settings.drf_token.secret = "short".to_owned();
+    assert!(settings.validate().is_err());
+    settings.drf_token.enabled = false;
+    settings.validate().expect("off: the secret is not read");
+    let mut shown = Settings::defaults().drf_token;
+    shown.secret = "do-not-print-this-secret-anywhere-at-all".to_owned();
+    assert!(!format!("{shown:?}").contains("do-not-print"));
+}
+
+#[test]
+fn production_needs_a_drf_secret_and_short_sliding_tokens() {
+    let mut settings = production();
+    settings.drf_token.enabled = true;
+    let refused = settings.validate().expect_err("no secret").to_string();
+    assert!(refused.contains("drf_token.secret"), "{refused}");
+    settings.drf_token.secret = "x".repeat(40);
+    let refused = settings.validate().expect_err("a typed secret").to_string();
+    assert!(refused.contains("drf_token.secret"), "{refused}");
+    settings.drf_token.secret =
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned();
+    settings.validate().expect("a random secret");
+    assert!(
+        settings
+            .drf_token
+            .secret_bytes(std::path::Path::new("/nonexistent"), true)
+            .is_ok()
+    );
+    settings.drf_token.secret.clear();
+    settings.environment = "development".to_owned();
+    assert!(
+        settings
+            .drf_token
+            .secret_bytes(std::path::Path::new("/nonexistent"), true)
+            .is_err(),
+        "production never generates a secret"
+    );
+
+    let mut settings = production();
+    settings.sliding.enabled = true;
+    settings.sliding.lifetime_seconds = 2 * 86_400;
+    let refused = settings
+        .validate()
+        .expect_err("a two-day Bearer token")
+        .to_string();
+    assert!(refused.contains("sliding.lifetime_seconds"), "{refused}");
+}

@@ -10,7 +10,7 @@ pub const MAX_CLAIMS_BYTES: usize = 2048;
 
 /// Claim names a token or an introspection answer gives its own meaning; a
 /// user's claims never use them.
-pub const RESERVED_CLAIMS: [&str; 13] = [
+pub const RESERVED_CLAIMS: [&str; 14] = [
     "exp",
     "iat",
     "jti",
@@ -24,6 +24,8 @@ pub const RESERVED_CLAIMS: [&str; 13] = [
     "scope",
     "client_id",
     "active",
+    // A sliding token's refresh deadline.
+    "refresh_exp",
 ];
 
 /// A user's profile: everything but the name, the password and the flags

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, claims_of, latchkey, run_python, spawn_app_with, text};
+use crate::helpers::{
+    TestApp, claims_of, latchkey, run_python, spawn_app_with, text, within_sync_interval,
+};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -102,6 +104,11 @@ async fn a_django_sqlite_project_moves_over_with_every_hasher_and_no_password_re
     let project = DjangoProject::make(format!("sqlite:{}", django_db.display()), dir.path()).await;
     let app = migrating_app(&project).await;
     let from = django_db.display().to_string();
+    let drf_key = project.made["drf_key"].as_str().expect("a DRF key");
+    let key_header = format!("Token {drf_key}");
+    let by_key = || app.me_with_header(Some(&key_header));
+    // Unknown before the import (and remembered as unknown until it).
+    assert_eq!(by_key().await.status(), 401);
 
     let dry = import(&app, &["--from", &from, "--dry-run"]).await;
     assert!(
@@ -116,7 +123,6 @@ async fn a_django_sqlite_project_moves_over_with_every_hasher_and_no_password_re
         ),
         "{first}"
     );
-    let drf_key = project.made["drf_key"].as_str().expect("a DRF key");
     let stored_keys: Vec<String> = app
         .with_db(|conn| {
             use diesel::QueryDsl;
@@ -131,10 +137,11 @@ async fn a_django_sqlite_project_moves_over_with_every_hasher_and_no_password_re
         [latchkey::sessions::drf_keys::stored_digest(drf_key)],
         "only the digest is kept"
     );
-    let by_key = app.me_with_header(Some(&format!("Token {drf_key}"))).await;
-    assert_eq!(by_key.status(), 200);
+    // Once the import's change reached this instance (the key was
+    // remembered as unknown until then).
+    within_sync_interval(&app, || async { by_key().await.status() == 200 }).await;
     assert_eq!(
-        by_key.json::<Value>().await.expect("json")["username"],
+        by_key().await.json::<Value>().await.expect("json")["username"],
         "staff"
     );
 
@@ -366,7 +373,26 @@ async fn a_dumpdata_file_is_imported_as_the_database_would_be() {
     }
     // The same users from the database: nothing to change.
     let from_database = import(&app, &["--from", &django_db.display().to_string()]).await;
-    assert!(from_database.contains("10 unchanged"), "{from_database}");
+    assert!(
+        from_database.contains("10 unchanged") && from_database.contains("DRF keys: 0 brought"),
+        "{from_database}"
+    );
+    // Deleting a key in Django (how DRF ends one) ends it here at the next
+    // import.
+    run_script(vec![
+        "drop-token".to_owned(),
+        format!("sqlite:{}", django_db.display()),
+        "staff".to_owned(),
+    ])
+    .await;
+    import(&app, &["--from", &django_db.display().to_string()]).await;
+    within_sync_interval(&app, || async {
+        app.me_with_header(Some(&format!("Token {drf_key}")))
+            .await
+            .status()
+            == 401
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -523,6 +523,27 @@ async fn a_superseded_token_slid_after_the_grace_is_reuse_and_ends_the_session()
 }
 
 #[tokio::test]
+async fn only_the_token_just_replaced_may_come_back_within_the_grace() {
+    let app = sliding_app().await;
+    let user = app.create_user("alice", "pw").await;
+    let first = obtain_sliding(&app, &user).await;
+    next_second(&first).await;
+    let second = slid(&app, &first).await;
+    // A retry with the token just replaced gets the newest again.
+    assert_eq!(slid(&app, &first).await, second);
+    next_second(&second).await;
+    let third = slid(&app, &second).await;
+    // Two generations back is reuse, however soon: the session ends.
+    assert_response(
+        slide(&app, &first).await,
+        401,
+        token_error("Token is blacklisted"),
+    )
+    .await;
+    assert_eq!(app.me(&third).await.status(), 401);
+}
+
+#[tokio::test]
 async fn racing_refreshes_of_one_token_never_fork_the_session() {
     let app = sliding_app().await;
     let user = app.create_user("alice", "pw").await;

@@ -112,10 +112,18 @@ def change(username, email):
     User.objects.filter(username=username).update(email=email)
 
 
+def drop_token(username):
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user__username=username).delete()
+
+
 if __name__ == "__main__":
     command, database = sys.argv[1], sys.argv[2]
     configure(database)
     if command == "make":
         make(sys.argv[3])
+    elif command == "drop-token":
+        drop_token(sys.argv[3])
     else:
         change(sys.argv[3], sys.argv[4])

@@ -1,7 +1,9 @@
--- A sliding login is a session too: the iat of the newest sliding token
--- issued in it, so a superseded one presented for refresh after the reuse
--- grace is seen as reuse. NULL for sessions of refresh tokens.
-ALTER TABLE token_families ADD COLUMN sliding_issued_at TIMESTAMP NULL;
+-- A sliding login is a session too: the iat of its newest sliding token,
+-- and of the one that token replaced (presented again within the reuse grace
+-- it gets the newest again; any other superseded one is reuse). NULL for
+-- sessions of refresh tokens.
+ALTER TABLE token_families ADD COLUMN sliding_newest_iat TIMESTAMP NULL;
+ALTER TABLE token_families ADD COLUMN sliding_previous_iat TIMESTAMP NULL;
 
 -- Django REST framework token keys (drf_token). Only a SHA-256 digest of a
 -- key is kept; a key given by latchkey is derived from drf_token.secret and
