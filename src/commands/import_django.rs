@@ -51,7 +51,7 @@ pub fn import_django(
         .filter(|user| matches!(hasher.accepts(&user.password), Err(HashRefusal::Unknown)))
         .collect();
     println!(
-        "{}users: {} created, {} updated, {} unchanged, {} skipped; groups: {} created; DRF keys: {} brought",
+        "{}users: {} created, {} updated, {} unchanged, {} skipped; groups: {} created; DRF keys: {} brought, {} ended",
         if dry_run {
             "dry run, nothing written: "
         } else {
@@ -62,7 +62,8 @@ pub fn import_django(
         report.unchanged,
         report.skipped.len(),
         report.groups_created,
-        report.drf_keys
+        report.drf_keys,
+        report.drf_keys_ended
     );
     for (username, reason) in &report.skipped {
         println!("skipped {username:?}: {reason}");
@@ -79,7 +80,7 @@ pub fn import_django(
             user.username
         );
     }
-    if !dry_run && report.created + report.updated > 0 {
+    if !dry_run && report.created + report.updated + report.drf_keys + report.drf_keys_ended > 0 {
         // Running instances drop what they cached within the sync interval.
         std::thread::sleep(settings.cache.sync_interval() * 2);
     }
@@ -105,6 +106,10 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
     // with natural keys, by username.
     let mut keys_by_id = HashMap::<i64, String>::new();
     let mut keys_by_name = HashMap::<String, String>::new();
+    // A dump without DRF's keys says nothing of them.
+    let holds_keys = objects
+        .iter()
+        .any(|object| object["model"] == "authtoken.token");
     for object in &objects {
         if object["model"] != "authtoken.token" {
             continue;
@@ -184,10 +189,12 @@ fn read_dump(text: &str) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
                 .ok_or_else(|| format!("user {id}: no date_joined"))?,
             last_login: time("last_login")?,
             groups,
-            drf_key: keys_by_id
-                .remove(&id)
-                .or_else(|| keys_by_name.remove(&username))
-                .map(DjangoKey),
+            drf_key: holds_keys.then(|| {
+                keys_by_id
+                    .remove(&id)
+                    .or_else(|| keys_by_name.remove(&username))
+                    .map(DjangoKey)
+            }),
             username,
         });
     }

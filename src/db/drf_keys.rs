@@ -57,6 +57,24 @@ pub fn delete_voided(
     .execute(conn)
 }
 
+/// A mark (`users.tokens_valid_after`) set at `now` that voids every key
+/// of the user still stored: `now`, or just past the newest key's
+/// `created_at` when a clock ahead of this one made it.
+pub fn mark_past_keys(
+    conn: &mut DbConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<NaiveDateTime> {
+    let newest: Option<NaiveDateTime> = drf_token_keys::table
+        .filter(drf_token_keys::user_id.eq(user_id))
+        .select(diesel::dsl::max(drf_token_keys::created_at))
+        .first(conn)?;
+    Ok(match newest {
+        Some(newest) if newest >= now => newest + chrono::Duration::microseconds(1),
+        _ => now,
+    })
+}
+
 /// Dates the key with digest `digest` at `at`: a key a password change
 /// keeps stands past the mark the change set.
 pub fn keep(conn: &mut DbConnection, digest: &str, at: NaiveDateTime) -> QueryResult<()> {

@@ -35,8 +35,11 @@ pub struct DjangoUser {
     pub last_login: Option<NaiveDateTime>,
     /// Names of the user's groups, sorted.
     pub groups: Vec<String>,
-    /// The user's DRF token key (`authtoken_token`), if they have one.
-    pub drf_key: Option<DjangoKey>,
+    /// The user's DRF token key (`authtoken_token`): `Some(None)` when they
+    /// have none, `None` when the source holds no keys at all (a project
+    /// without `rest_framework.authtoken`, a dump without `authtoken.token`):
+    /// then the keys imported before are left as they are.
+    pub drf_key: Option<Option<DjangoKey>>,
 }
 
 /// A DRF token key read from Django: stored here only as its digest, and
@@ -240,9 +243,9 @@ pub fn read_database(
 /// Where DRF keeps its keys (`rest_framework.authtoken`).
 pub const DEFAULT_DRF_KEY_TABLE: &str = "authtoken_token";
 
-/// DRF's keys by user; none when `optional` and the project does not use
+/// DRF's keys by user; `None` when `optional` and the project does not use
 /// `rest_framework.authtoken` (the table is not there).
-fn read_keys<C>(conn: &mut C, query: &str, optional: bool) -> QueryResult<Vec<KeyRow>>
+fn read_keys<C>(conn: &mut C, query: &str, optional: bool) -> QueryResult<Option<Vec<KeyRow>>>
 where
     C: diesel::Connection,
     diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, KeyRow>,
@@ -255,9 +258,9 @@ where
         Err(diesel::result::Error::DatabaseError(_, info))
             if optional && missing.iter().any(|m| info.message().contains(m.as_str())) =>
         {
-            Ok(Vec::new())
+            Ok(None)
         }
-        read => read,
+        read => read.map(Some),
     }
 }
 
@@ -281,10 +284,10 @@ fn assemble(
     users: Vec<UserRow>,
     groups: Vec<GroupRow>,
     memberships: Vec<MembershipRow>,
-    keys: Vec<KeyRow>,
+    keys: Option<Vec<KeyRow>>,
 ) -> Result<(Vec<DjangoUser>, Vec<String>), String> {
-    let mut keys: std::collections::HashMap<i64, String> =
-        keys.into_iter().map(|row| (row.user_id, row.key)).collect();
+    let mut keys: Option<std::collections::HashMap<i64, String>> =
+        keys.map(|keys| keys.into_iter().map(|row| (row.user_id, row.key)).collect());
     let names: std::collections::HashMap<i64, String> = groups
         .into_iter()
         .map(|group| (group.id, group.name))
@@ -328,7 +331,9 @@ fn assemble(
             date_joined,
             last_login,
             groups,
-            drf_key: keys.remove(&row.id).map(DjangoKey),
+            drf_key: keys
+                .as_mut()
+                .map(|keys| keys.remove(&row.id).map(DjangoKey)),
         });
     }
     let mut group_names: Vec<String> = names.into_values().collect();
@@ -369,6 +374,8 @@ pub struct ImportReport {
     pub gone_from_django: usize,
     /// DRF keys brought (new, or changed in Django since the last import).
     pub drf_keys: usize,
+    /// Keys an earlier import brought that Django deleted since: ended.
+    pub drf_keys_ended: usize,
 }
 
 /// What an update takes from Django.
@@ -452,14 +459,21 @@ pub fn apply(
             Ok(Plan::Unchanged) => Ok(Ok(Plan::Unchanged)),
         });
         let outcome = match outcome {
-            Ok(Ok(plan)) if !dry_run => import_key(conn, user).map(|brought| {
-                report.drf_keys += usize::from(brought);
-                Ok(plan)
-            }),
-            Ok(Ok(plan)) => key_changed(conn, user).map(|changed| {
-                report.drf_keys += usize::from(changed && user.drf_key.is_some());
-                Ok(plan)
-            }),
+            Ok(Ok(plan)) => {
+                let changed = if dry_run {
+                    key_changed(conn, user)
+                } else {
+                    import_key(conn, user)
+                };
+                changed.map(|changed| {
+                    match (changed, &user.drf_key) {
+                        (false, _) | (true, None) => {}
+                        (true, Some(Some(_))) => report.drf_keys += 1,
+                        (true, Some(None)) => report.drf_keys_ended += 1,
+                    }
+                    Ok(plan)
+                })
+            }
             other => other,
         };
         match outcome {
@@ -537,10 +551,10 @@ fn key_changed(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> 
         .select(users::imported_drf_key_digest)
         .first(conn)
         .optional()?;
-    let theirs = user
-        .drf_key
-        .as_ref()
-        .map(|key| sha256_hex(key.0.as_bytes()));
+    let Some(theirs) = &user.drf_key else {
+        return Ok(false);
+    };
+    let theirs = theirs.as_ref().map(|key| sha256_hex(key.0.as_bytes()));
     Ok(imported.flatten() != theirs)
 }
 
@@ -548,7 +562,7 @@ fn key_changed(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> 
 /// the key imported before is deleted (every instance drops it through the
 /// change feed: deleting a key is how DRF ends one) and Django's new one,
 /// if any, stored as its digest. A key ended here stays ended while
-/// Django's is the same. Returns whether a key was brought.
+/// Django's is the same. Returns whether Django's key changed.
 fn import_key(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> {
     use super::schema::drf_token_keys;
     if !key_changed(conn, user)? {
@@ -557,6 +571,7 @@ fn import_key(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> {
     let digest = user
         .drf_key
         .as_ref()
+        .and_then(Option::as_ref)
         .map(|key| sha256_hex(key.0.as_bytes()));
     change_user(conn, UserKey::Id(user.id), None, |conn, id| {
         diesel::delete(
@@ -581,7 +596,7 @@ fn import_key(conn: &mut DbConnection, user: &DjangoUser) -> QueryResult<bool> {
             .execute(conn)
             .map(drop)
     })
-    .map(|changed| changed.is_some() && digest.is_some())
+    .map(|changed| changed.is_some())
 }
 
 /// Whether two times are the same to the millisecond: `dumpdata` writes

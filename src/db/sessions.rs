@@ -209,9 +209,17 @@ pub fn slide(
             .filter(token_families::expires_at.gt(now))
     };
     let at = now.max(presented_iat);
+    // Sliding again within the second changes nothing: the token it gives
+    // is the newest itself, and the one that newest replaced stays the one
+    // a retry may present.
+    let previous = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(
+        "CASE WHEN sliding_newest_iat = ",
+    )
+    .bind::<diesel::sql_types::Timestamp, _>(at)
+    .sql(" THEN sliding_previous_iat ELSE sliding_newest_iat END");
     let slid = diesel::update(live().filter(token_families::sliding_newest_iat.le(presented_iat)))
         .set((
-            token_families::sliding_previous_iat.eq(token_families::sliding_newest_iat),
+            token_families::sliding_previous_iat.eq(previous),
             token_families::sliding_newest_iat.eq(at),
             token_families::last_used_at.eq(now),
         ))

@@ -410,12 +410,15 @@ fn void_tokens(
     if reason != Reason::UserDeactivated {
         super::drf_keys::delete_for_user(conn, id, keep.drf_key())?;
     }
+    // Past every key kept (an instance with a clock ahead may have made
+    // one "later"), so the mark voids them all whatever the clocks.
+    let mark = super::drf_keys::mark_past_keys(conn, id, now)?;
     if let Some(digest) = keep.drf_key() {
-        super::drf_keys::keep(conn, digest, now)?;
+        super::drf_keys::keep(conn, digest, mark)?;
     }
     diesel::update(users::table.find(id))
         .set((
-            users::tokens_valid_after.eq(now),
+            users::tokens_valid_after.eq(mark),
             users::kept_session_id.eq(keep.session()),
         ))
         .execute(conn)?;

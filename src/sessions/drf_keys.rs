@@ -88,12 +88,12 @@ impl KeyMint {
         user_id: i64,
         rotate: bool,
     ) -> QueryResult<String> {
+        let mark =
+            crate::db::users::find_by_id(conn, user_id)?.and_then(|user| user.tokens_valid_after);
         if rotate {
             drf_keys::delete_for_user(conn, user_id, None)?;
         } else {
             // Keys ended by a change to the user go now.
-            let mark = crate::db::users::find_by_id(conn, user_id)?
-                .and_then(|user| user.tokens_valid_after);
             drf_keys::delete_voided(conn, user_id, mark)?;
             for stored in drf_keys::of_user(conn, user_id)? {
                 if let Some(nonce) = &stored.nonce {
@@ -108,6 +108,7 @@ impl KeyMint {
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
             .map_err(|_| diesel::result::Error::RollbackTransaction)?;
         let nonce = hex(&nonce);
+        let now = chrono::Utc::now().naive_utc();
         let key = self.derive(&nonce);
         drf_keys::insert(
             conn,
@@ -115,7 +116,9 @@ impl KeyMint {
                 digest: stored_digest(&key),
                 user_id,
                 nonce: Some(nonce),
-                created_at: chrono::Utc::now().naive_utc(),
+                // Never before the user's mark (set by an instance whose
+                // clock is ahead of this one's): it would be born void.
+                created_at: mark.map_or(now, |mark| now.max(mark)),
             },
         )?;
         Ok(key)
@@ -123,6 +126,21 @@ impl KeyMint {
 }
 
 impl Sessions {
+    /// The key's owner and date, read from the store, and remembered.
+    async fn look_up_key(
+        &self,
+        digest: KeyDigest,
+    ) -> Result<Option<(i64, chrono::NaiveDateTime)>, SessionError> {
+        let seen = self.memory.key_epoch();
+        let stored = hex(&digest);
+        let owner = self
+            .db
+            .run(move |conn| drf_keys::owner(conn, &stored).map_err(DbError::from))
+            .await?;
+        self.memory.remember_key(digest, owner, seen);
+        Ok(owner)
+    }
+
     /// The active user a DRF key belongs to, answered as DRF's
     /// `TokenAuthentication` answers: an unknown key first, then an
     /// inactive user; then a key a change to the user ended (logout
@@ -138,36 +156,48 @@ impl Sessions {
         }
         let digest = key_digest(key);
         let trusted = self.memory.sync_lag() <= self.upkeep.sync_interval * STALE_AFTER_INTERVALS;
-        let known = if trusted {
+        let cached = if trusted {
             self.memory.key_owner(&digest)
         } else {
             None
         };
-        let owner = match known {
+        let from_memory = cached.is_some();
+        let owner = match cached {
             Some(known) => known,
-            None => {
-                let seen = self.memory.key_epoch();
-                let stored = hex(&digest);
-                let owner = self
-                    .db
-                    .run(move |conn| drf_keys::owner(conn, &stored).map_err(DbError::from))
-                    .await?;
-                self.memory.remember_key(digest, owner, seen);
-                owner
-            }
+            None => self.look_up_key(digest).await?,
         };
         let Some((owner, created_at)) = owner else {
             return Err(SessionError::DrfKey(KeyRefusal::Unknown));
         };
-        let user = self
-            .find_user(owner)
-            .await?
-            .ok_or(SessionError::DrfKey(KeyRefusal::Unknown))?;
+        let user = if trusted {
+            self.find_user(owner).await?
+        } else {
+            // The directory may not have heard of a deactivation either.
+            self.db
+                .run(move |conn| {
+                    let found = crate::db::users::find_with_groups(conn, owner)?;
+                    Ok::<_, DbError>(
+                        found.map(|(user, groups)| Arc::new(DirectoryUser::new(user, groups))),
+                    )
+                })
+                .await?
+        }
+        .ok_or(SessionError::DrfKey(KeyRefusal::Unknown))?;
         // DRF refuses an inactive user's key whatever else is configured.
         if !user.is_active {
             return Err(SessionError::DrfKey(KeyRefusal::UserInactive));
         }
         if drf_keys::voided(created_at, user.tokens_valid_after) {
+            // A key a password change kept was dated anew: memory may hold
+            // its old date until the change arrives here. (An error path:
+            // only a real, ended key gets this far.)
+            if from_memory
+                && let Some((again, dated)) = self.look_up_key(digest).await?
+                && again == owner
+                && !drf_keys::voided(dated, user.tokens_valid_after)
+            {
+                return Ok(user);
+            }
             return Err(SessionError::DrfKey(KeyRefusal::Unknown));
         }
         Ok(user)

@@ -37,6 +37,10 @@ pub struct KeyDirectory {
     capacity: usize,
 }
 
+/// Unknown keys held at most: a spray of random keys starts this set over,
+/// never the known keys'.
+const UNKNOWN_CAPACITY: usize = 10_000;
+
 impl KeyDirectory {
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -67,16 +71,21 @@ impl KeyDirectory {
         if self.epoch.load(Ordering::Acquire) != seen.value() {
             return;
         }
-        // Memory stays bounded: a full directory starts over.
-        if entries.owners.len() + entries.unknown.len() >= self.capacity {
-            *entries = Entries::default();
-        }
+        // Memory stays bounded: a full set starts over.
         match owner {
             Some(owner) => {
-                entries.owners.insert(digest, owner);
-                entries.by_user.entry(owner.0).or_default().push(digest);
+                if entries.owners.len() >= self.capacity {
+                    entries.owners.clear();
+                    entries.by_user.clear();
+                }
+                if entries.owners.insert(digest, owner).map(|old| old.0) != Some(owner.0) {
+                    entries.by_user.entry(owner.0).or_default().push(digest);
+                }
             }
             None => {
+                if entries.unknown.len() >= UNKNOWN_CAPACITY.min(self.capacity) {
+                    entries.unknown.clear();
+                }
                 entries.unknown.insert(digest);
             }
         }
@@ -147,6 +156,16 @@ mod tests {
             let found = (id % 2 == 0).then(|| (i64::from(id), NaiveDateTime::default()));
             keys.insert([id; 32], found, keys.epoch());
         }
-        assert!(keys.len() <= 3);
+        assert!(keys.len() <= 6);
+    }
+
+    #[test]
+    fn a_spray_of_unknown_keys_never_pushes_out_the_known_ones() {
+        let keys = KeyDirectory::new(100);
+        keys.insert([0; 32], owner(1), keys.epoch());
+        for id in 1..=250u8 {
+            keys.insert([id; 32], None, keys.epoch());
+        }
+        assert_eq!(keys.owner(&[0; 32]), Some(owner(1)));
     }
 }

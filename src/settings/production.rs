@@ -94,9 +94,9 @@ impl Settings {
                 self.jwt.access_token_lifetime_seconds
             ));
         }
-        if self.sliding.enabled
-            && self.sliding.lifetime_seconds > MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS
-        {
+        // Whether or not the mode is on: ended sessions are remembered for
+        // this long either way.
+        if self.sliding.lifetime_seconds > MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS {
             found.push(format!(
                 "sliding.lifetime_seconds is {}; a sliding token is a Bearer credential, which lives at most {MAX_PRODUCTION_ACCESS_LIFETIME_SECONDS} seconds (24 h); it slides for longer",
                 self.sliding.lifetime_seconds

@@ -385,7 +385,11 @@ async fn a_dumpdata_file_is_imported_as_the_database_would_be() {
         "staff".to_owned(),
     ])
     .await;
-    import(&app, &["--from", &django_db.display().to_string()]).await;
+    let dropped = import(&app, &["--from", &django_db.display().to_string()]).await;
+    assert!(
+        dropped.contains("DRF keys: 0 brought, 1 ended"),
+        "{dropped}"
+    );
     within_sync_interval(&app, || async {
         app.me_with_header(Some(&format!("Token {drf_key}")))
             .await

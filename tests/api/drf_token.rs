@@ -223,9 +223,10 @@ async fn a_bad_authorization_header_on_the_login_is_refused_even_with_the_right_
     let unknown_key_bad_body = app
         .client
         .post(app.url("/api-token-auth/"))
+        // A key never seen before: its lookup waits on the database.
         .header(
             AUTHORIZATION,
-            "Token 0123456789abcdef0123456789abcdef01234567",
+            "Token fedcba9876543210fedcba9876543210fedcba98",
         )
         .header("content-type", "application/json")
         .body("{not json")
