@@ -16,8 +16,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::db::users::Kept;
 use crate::error::{ApiError, DrfKeyError};
-use crate::sessions::drf_keys::{KeyRefusal, stored_digest};
-use crate::sessions::{Check, DirectoryUser, SessionError, StoredStanding, UserStanding};
+use crate::sessions::key_directory::KeyDigest;
+use crate::sessions::{Check, DirectoryUser, UserStanding};
 use crate::state::AppState;
 use crate::tokens::{TokenError, TokenType, TypeClaim, UserClaim, ValidatedToken};
 
@@ -33,8 +33,8 @@ pub struct Authenticated {
 pub enum Credential {
     /// A live access (or sliding) token.
     Token(Arc<ValidatedToken>),
-    /// A DRF token key, by its stored digest.
-    DrfKey(String),
+    /// A DRF token key, by its digest.
+    DrfKey(KeyDigest),
 }
 
 impl Authenticated {
@@ -52,7 +52,7 @@ impl Authenticated {
             Credential::Token(token) => token
                 .session()
                 .map_or(Kept::Nothing, |id| Kept::Session(id.to_owned())),
-            Credential::DrfKey(digest) => Kept::DrfKey(digest.clone()),
+            Credential::DrfKey(digest) => Kept::DrfKey(crate::passwords::hex(digest)),
         }
     }
 }
@@ -258,10 +258,8 @@ async fn refused_type(
     if !sliding {
         return Ok(BearerRefusal::every(wrong, false));
     }
-    let blacklisted = token.is(TokenType::Refresh) && {
-        let standing = state.sessions.standing(token, Check::SessionFirst).await?;
-        standing.ended || matches!(standing.stored, Some(StoredStanding::Retired))
-    };
+    let blacklisted =
+        token.is(TokenType::Refresh) && state.sessions.is_retired_refresh(token).await?;
     Ok(BearerRefusal {
         access: wrong,
         sliding: Some(if blacklisted {
@@ -274,17 +272,11 @@ async fn refused_type(
 
 /// `TokenAuthentication`: a DRF key of an active user.
 async fn by_drf_key(state: &AppState, key: &str) -> Result<Authenticated, ApiError> {
-    match state.sessions.authenticate_key(key).await {
-        Ok(user) => Ok(Authenticated {
-            user,
-            credential: Credential::DrfKey(stored_digest(key)),
-        }),
-        Err(SessionError::DrfKey(KeyRefusal::Unknown)) => Err(DrfKeyError::Invalid.into()),
-        Err(SessionError::DrfKey(KeyRefusal::UserInactive)) => {
-            Err(DrfKeyError::UserInactive.into())
-        }
-        Err(other) => Err(other.into()),
-    }
+    let (user, digest) = state.sessions.authenticate_key(key).await?;
+    Ok(Authenticated {
+        user,
+        credential: Credential::DrfKey(digest),
+    })
 }
 
 #[cfg(test)]

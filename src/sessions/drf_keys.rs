@@ -150,7 +150,11 @@ impl Sessions {
     /// another unknown key costs one indexed lookup. While the change feed
     /// has not been read for a while, memory is not trusted with keys (which
     /// never expire) and the store is asked.
-    pub async fn authenticate_key(&self, key: &str) -> Result<Arc<DirectoryUser>, SessionError> {
+    /// Returns the user and the key's digest (hashed once per request).
+    pub async fn authenticate_key(
+        &self,
+        key: &str,
+    ) -> Result<(Arc<DirectoryUser>, KeyDigest), SessionError> {
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
             return Err(SessionError::DrfKey(KeyRefusal::Unknown));
         }
@@ -196,11 +200,11 @@ impl Sessions {
                 && again == owner
                 && !drf_keys::voided(dated, user.tokens_valid_after)
             {
-                return Ok(user);
+                return Ok((user, digest));
             }
             return Err(SessionError::DrfKey(KeyRefusal::Unknown));
         }
-        Ok(user)
+        Ok((user, digest))
     }
 }
 

@@ -58,14 +58,14 @@ impl Sessions {
         let token_claims = self.policy.token_claims.clone();
         let refresh_lifetime = self.policy.sliding_refresh_lifetime;
         let leeway = self.upkeep.leeway;
-        let (user_id, (opened, claims)) = self
+        let (user_id, ((opened, refresh_exp), claims)) = self
             .log_in(
                 attempt,
                 self.policy.update_last_login,
                 move |conn, user_id| {
-                    let opened = opening.write_sliding(conn, user_id, refresh_lifetime, leeway)?;
+                    let written = opening.write_sliding(conn, user_id, refresh_lifetime, leeway)?;
                     let claims = claims_of(&token_claims, conn, user_id)?;
-                    Ok((Some(opened.session_id.clone()), (opened, claims)))
+                    Ok((Some(written.0.session_id.clone()), (written, claims)))
                 },
             )
             .await?;
@@ -75,7 +75,7 @@ impl Sessions {
                 user_id,
                 &opened.session_id,
                 &opened.stamp,
-                opened.refresh_exp,
+                refresh_exp,
                 &claims,
             )
             .token)
@@ -376,8 +376,6 @@ struct Opened {
     session_id: String,
     stamp: Stamp,
     at: DateTime<Utc>,
-    /// A sliding session's refresh deadline (`refresh_exp`).
-    refresh_exp: DateTime<Utc>,
 }
 
 impl Opening {
@@ -388,20 +386,9 @@ impl Opening {
         // written after a logout everywhere is issued after its mark, never
         // before.
         let now = Utc::now();
-        let session_id = uuid::Uuid::new_v4().simple().to_string();
         let stamp = self.tokens.stamp(TokenType::Refresh, now);
-        stored_sessions::create(
-            conn,
-            &NewSession {
-                id: session_id.clone(),
-                user_id,
-                created_at: now.naive_utc(),
-                last_used_at: now.naive_utc(),
-                expires_at: now.naive_utc() + self.lifetime,
-                client_ip: self.client_ip,
-                user_agent: self.user_agent,
-            },
-        )?;
+        let expires_at = now.naive_utc() + self.lifetime;
+        let session_id = self.create_session(conn, user_id, now, expires_at)?;
         refresh_tokens::record(
             conn,
             &NewRefreshToken::new(&stamp, user_id, &session_id, None),
@@ -410,27 +397,47 @@ impl Opening {
             session_id,
             stamp,
             at: now,
-            refresh_exp: now,
         })
     }
 
     /// Writes a sliding session: no refresh token, its newest sliding
     /// token's `iat` recorded instead (the reuse rule), and an end past
-    /// which none of its tokens can be valid.
+    /// which none of its tokens can be valid. Also returns the token's
+    /// refresh deadline (`refresh_exp`).
     fn write_sliding(
         self,
         conn: &mut DbConnection,
         user_id: i64,
         refresh_lifetime: chrono::Duration,
         leeway: chrono::Duration,
-    ) -> QueryResult<Opened> {
+    ) -> QueryResult<(Opened, DateTime<Utc>)> {
+        // Read once the user's row is locked, as in `write`.
         let now = Utc::now();
-        let session_id = uuid::Uuid::new_v4().simple().to_string();
         let stamp = self.tokens.stamp(TokenType::Sliding, now);
         let refresh_exp = stamp.issued_at.and_utc() + refresh_lifetime;
         // A token slid just before its refresh deadline (and its leeway)
         // lives one more lifetime; the session (and its row) lasts as long.
         let lifetime = stamp.expires_at - stamp.issued_at;
+        let expires_at = refresh_exp.naive_utc() + lifetime + leeway;
+        let session_id = self.create_session(conn, user_id, now, expires_at)?;
+        stored_sessions::start_sliding(conn, &session_id, stamp.issued_at)?;
+        let opened = Opened {
+            session_id,
+            stamp,
+            at: now,
+        };
+        Ok((opened, refresh_exp))
+    }
+
+    /// The session's row, under a new id.
+    fn create_session(
+        self,
+        conn: &mut DbConnection,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: chrono::NaiveDateTime,
+    ) -> QueryResult<String> {
+        let session_id = uuid::Uuid::new_v4().simple().to_string();
         stored_sessions::create(
             conn,
             &NewSession {
@@ -438,17 +445,11 @@ impl Opening {
                 user_id,
                 created_at: now.naive_utc(),
                 last_used_at: now.naive_utc(),
-                expires_at: refresh_exp.naive_utc() + lifetime + leeway,
+                expires_at,
                 client_ip: self.client_ip,
                 user_agent: self.user_agent,
             },
         )?;
-        stored_sessions::start_sliding(conn, &session_id, stamp.issued_at)?;
-        Ok(Opened {
-            session_id,
-            stamp,
-            at: now,
-            refresh_exp,
-        })
+        Ok(session_id)
     }
 }

@@ -24,6 +24,36 @@ pub struct RefreshedTokens {
 }
 
 impl Sessions {
+    /// What follows the store's finding that a retired token came back
+    /// and ended its session (a refresh token's rotation, or a sliding
+    /// token's, `detail` saying which): counted, audited, and enforced
+    /// here at once (on other instances within the sync interval).
+    pub(super) fn reuse_detected(
+        &self,
+        session_id: String,
+        user: UserClaim,
+        detail: Option<&str>,
+        at: chrono::NaiveDateTime,
+    ) {
+        Metrics::count(&self.metrics.refreshes, "outcome", "refused");
+        self.metrics.refresh_reuse.inc();
+        Metrics::count(
+            &self.metrics.sessions_ended,
+            "reason",
+            Reason::ReuseDetected.as_str(),
+        );
+        let reused = AuditEvent::new(Kind::RefreshReuseDetected).session(session_id.clone());
+        let reused = match detail {
+            Some(detail) => reused.detail(detail),
+            None => reused,
+        };
+        self.audit.record(match user {
+            UserClaim::Id(user_id) => reused.user(user_id),
+            _ => reused,
+        });
+        self.memory.sessions_ended([session_id], at);
+    }
+
     pub async fn refresh(&self, raw: &str) -> Result<RefreshedTokens, SessionError> {
         let presented = self.tokens.decode_as(raw, TokenType::Refresh)?;
         let now = Utc::now();
@@ -72,21 +102,7 @@ impl Sessions {
                 return Err(SessionError::Refused(refusal));
             }
             Refreshed::ReuseDetected { session_id } => {
-                Metrics::count(&self.metrics.refreshes, "outcome", "refused");
-                self.metrics.refresh_reuse.inc();
-                Metrics::count(
-                    &self.metrics.sessions_ended,
-                    "reason",
-                    Reason::ReuseDetected.as_str(),
-                );
-                let reused =
-                    AuditEvent::new(Kind::RefreshReuseDetected).session(session_id.clone());
-                self.audit.record(match presented.user {
-                    UserClaim::Id(user_id) => reused.user(user_id),
-                    _ => reused,
-                });
-                // Enforced here at once; on other instances within the sync interval.
-                self.memory.sessions_ended([session_id], now.naive_utc());
+                self.reuse_detected(session_id, presented.user, None, now.naive_utc());
                 return Err(SessionError::Refused(Refusal::Blacklisted));
             }
             Refreshed::Rotated { session_id, child } => {

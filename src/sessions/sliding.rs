@@ -8,15 +8,12 @@
 use chrono::Utc;
 use serde_json::Value;
 
-use super::{Check, SessionError, Sessions, StoredStanding, UserStanding};
-use crate::audit::{AuditEvent, Kind};
+use super::{Check, SessionError, Sessions};
 use crate::db::refresh_tokens::Refusal;
-use crate::db::sessions::{self as stored_sessions, Reason, Slide};
+use crate::db::sessions::{self as stored_sessions, Slide};
 use crate::db::{DbError, write_transaction};
 use crate::metrics::Metrics;
-use crate::tokens::{
-    REFRESH_EXP_CLAIM, Stamp, TokenError, TokenType, TypeClaim, UserClaim, timestamp,
-};
+use crate::tokens::{REFRESH_EXP_CLAIM, Stamp, TokenError, TokenType, TypeClaim, timestamp};
 
 impl Sessions {
     pub async fn refresh_sliding(&self, raw: &str) -> Result<String, SessionError> {
@@ -26,10 +23,7 @@ impl Sessions {
             // Simple JWT looks a token up in its blacklist before it checks
             // the type: a retired refresh token is "blacklisted" here.
             TypeClaim::Is(TokenType::Refresh) => {
-                let standing = self.standing(&presented, Check::SessionFirst).await?;
-                let retired =
-                    standing.ended || matches!(standing.stored, Some(StoredStanding::Retired));
-                return Err(if retired {
+                return Err(if self.is_retired_refresh(&presented).await? {
                     TokenError::Blacklisted
                 } else {
                     TokenError::WrongType
@@ -63,9 +57,11 @@ impl Sessions {
         // Simple JWT never looks at the user here; latchkey does, because a
         // deactivation or deletion ends the user's sessions.
         let standing = self.standing(&presented, Check::UserFirst).await?;
-        match &standing.user {
-            UserStanding::Found(user) if user.is_active || !self.policy.require_active_user => {}
-            _ => return Err(SessionError::Refused(Refusal::NoActiveUser)),
+        if standing
+            .allowed_user(self.policy.require_active_user)
+            .is_none()
+        {
+            return Err(SessionError::Refused(Refusal::NoActiveUser));
         }
         if standing.ended {
             return Err(TokenError::Blacklisted.into());
@@ -100,22 +96,7 @@ impl Sessions {
                 return Err(TokenError::Blacklisted.into());
             }
             Slide::ReuseDetected => {
-                Metrics::count(&self.metrics.refreshes, "outcome", "refused");
-                self.metrics.refresh_reuse.inc();
-                Metrics::count(
-                    &self.metrics.sessions_ended,
-                    "reason",
-                    Reason::ReuseDetected.as_str(),
-                );
-                let reused = AuditEvent::new(Kind::RefreshReuseDetected)
-                    .session(session_id.clone())
-                    .detail("sliding");
-                self.audit.record(match presented.user {
-                    UserClaim::Id(user_id) => reused.user(user_id),
-                    _ => reused,
-                });
-                // Enforced here at once; on other instances within the sync interval.
-                self.memory.sessions_ended([session_id], at);
+                self.reuse_detected(session_id, presented.user, Some("sliding"), at);
                 return Err(TokenError::Blacklisted.into());
             }
         };

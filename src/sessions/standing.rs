@@ -69,6 +69,14 @@ impl Standing {
 }
 
 impl Sessions {
+    /// Whether a refresh token is retired: rotated out, blacklisted, or
+    /// its session ended (what Simple JWT's blacklist check finds, which
+    /// its `SlidingToken` makes before the type check).
+    pub async fn is_retired_refresh(&self, token: &ValidatedToken) -> Result<bool, SessionError> {
+        let standing = self.standing(token, Check::SessionFirst).await?;
+        Ok(standing.ended || matches!(standing.stored, Some(StoredStanding::Retired)))
+    }
+
     /// The standing of `token`, checked from memory for access tokens once
     /// their user is cached; a refresh token's row is read from the store.
     pub async fn standing(
